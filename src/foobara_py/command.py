@@ -1,0 +1,779 @@
+"""Command and AsyncCommand: one lifecycle, driven two ways.
+
+The lifecycle is written once, as a generator (`CommandBase._lifecycle`). Wherever it must call
+code that may be async (hooks, callbacks, transactions) it yields a zero-argument callable
+instead of calling it. `_drive_sync` calls what is yielded; `_drive_async` calls it and awaits
+the result when it is awaitable. Everything else (casting inputs, checking the result, error
+handling, state) is shared code.
+
+What can be known when a class is created (its inputs and result types and their validators,
+which hooks it overrides, its declared errors and subcommands) is resolved then, so a run does
+only the work of that run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import typing
+from collections.abc import Callable, Generator, Mapping, Sequence
+from functools import partial
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+
+from . import callbacks as cb
+from .domain import GLOBAL_DOMAIN, Domain, _registry, underscore
+from .errors import (
+    CannotAccessDomainError,
+    CannotRunAsyncSubcommandError,
+    CouldNotProcessResultError,
+    FoobaraError,
+    FrameworkUsageError,
+    InvalidErrorContextError,
+    PathPart,
+    PossibleError,
+    SubcommandNotRegisteredError,
+    UnsupportedTypeError,
+    humanize,
+)
+from .outcome import Outcome
+from .transaction import Transaction, TransactionResource, _open
+from .types import TypeNode, node_for, node_for_model
+from .validation import InputsCaster, translate_errors
+
+__all__ = ["AsyncCommand", "Command", "CommandBase"]
+
+InputsT = TypeVar("InputsT")
+ResultT = TypeVar("ResultT")
+R = TypeVar("R")
+
+_HOOKS = ("load_records", "validate_records", "validate", "before_execute", "execute", "after_execute")
+_UNSET: Any = object()
+
+
+class _Halt(BaseException):
+    """Stops a run. A BaseException so that user code's `except Exception` does not swallow it."""
+
+
+class _Around:
+    """An instruction to the driver: run a transition inside its around callbacks."""
+
+    __slots__ = ("arounds", "command", "perform", "transition")
+
+    def __init__(self, command: CommandBase[Any, Any], transition: str, arounds: tuple[Callable[..., Any], ...],
+                 perform: Callable[[Any], Generator[Any, Any, Any]]) -> None:
+        self.command = command
+        self.transition = transition
+        self.arounds = arounds
+        self.perform = perform
+
+    def run_sync(self) -> Any:
+        def proceed_from(index: int) -> Any:
+            if index == len(self.arounds):
+                return _drive_sync(self.perform(self.command))
+            return self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
+
+        return proceed_from(0)
+
+    async def run_async(self) -> Any:
+        async def proceed_from(index: int) -> Any:
+            if index == len(self.arounds):
+                return await _drive_async(self.perform(self.command))
+            value = self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
+            return await value if inspect.isawaitable(value) else value
+
+        return await proceed_from(0)
+
+
+def _drive_sync(lifecycle: Generator[Any, Any, R]) -> R:
+    """Run a lifecycle generator, calling each yielded callable."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                instruction = lifecycle.send(value)
+            else:
+                instruction, error = lifecycle.throw(error), None
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        try:
+            value = instruction.run_sync() if type(instruction) is _Around else instruction()
+        except BaseException as exc:  # handed back to the lifecycle, which decides
+            value, error = None, exc
+
+
+async def _drive_async(lifecycle: Generator[Any, Any, R]) -> R:
+    """Run a lifecycle generator, calling and awaiting each yielded callable."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                instruction = lifecycle.send(value)
+            else:
+                instruction, error = lifecycle.throw(error), None
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        try:
+            if type(instruction) is _Around:
+                value = await instruction.run_async()
+            else:
+                value = instruction()
+                if inspect.isawaitable(value):
+                    value = await value
+        except BaseException as exc:
+            value, error = None, exc
+
+
+class CommandBase(Generic[InputsT, ResultT]):
+    """What Command and AsyncCommand share. Subclass one of those two, not this."""
+
+    # --- what a command class declares ---------------------------------------------------
+    depends_on: ClassVar[Sequence[type[CommandBase[Any, Any]]]] = ()
+    possible_errors: ClassVar[Sequence[str | PossibleError]] = ()
+    description: ClassVar[str | None] = None
+    is_query: ClassVar[bool] = False
+    transaction_resources: ClassVar[Sequence[TransactionResource]] = ()
+
+    # --- resolved when the class is created ----------------------------------------------
+    _is_async: ClassVar[bool] = False
+    _inputs_type: ClassVar[Any] = InputsT
+    _result_type: ClassVar[Any] = ResultT
+    _inputs_caster: ClassVar[InputsCaster | None] = None
+    _inputs_node: ClassVar[TypeNode | None] = None
+    _result_node: ClassVar[TypeNode | None] = None
+    _result_validate: ClassVar[Callable[[Any], Any] | None] = None
+    _subcommands: ClassVar[frozenset[type[CommandBase[Any, Any]]]] = frozenset()
+    _declared_errors: ClassVar[dict[str, PossibleError]] = {}
+    _overrides: ClassVar[frozenset[str]] = frozenset()
+    _domain: ClassVar[Domain] = GLOBAL_DOMAIN
+    _full_name: ClassVar[str] = ""
+    _runtime_name: ClassVar[str] = ""
+    _own_callbacks: ClassVar[list[cb.Callback]] = []
+    _compiled: ClassVar[tuple[tuple[Any, ...], dict[str, cb.CallbackSet]] | None] = None
+
+    # Per run; class-level defaults save work for runs that never touch them.
+    _inflight: int = 0
+    _idle: asyncio.Event | None = None
+    _transactions: dict[Any, Transaction] | None = None
+    exception: BaseException | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ == __name__:  # Command and AsyncCommand themselves
+            return
+        _prepare_class(cls)
+
+    def __init__(self, **raw_inputs: Any) -> None:
+        self.raw_inputs: dict[str, Any] = raw_inputs
+        self.inputs: InputsT = None  # type: ignore[assignment]
+        self.result: ResultT | None = None
+        self.state = "initialized"
+        self.outcome: Outcome[ResultT] | None = None
+        self._errors: dict[str, FoobaraError] = {}
+
+    # --- names ---------------------------------------------------------------------------
+
+    @classmethod
+    def full_name(cls) -> str:
+        """`Acme::Math::Add`, or just `Add` in the global domain."""
+        return cls._full_name or cls.__name__
+
+    @classmethod
+    def domain(cls) -> Domain:
+        return cls._domain
+
+    @classmethod
+    def _place_in(cls, domain: Domain) -> None:
+        cls._domain = domain
+        cls._full_name = domain.command_full_name(cls.__name__)
+        cls._runtime_name = underscore(cls._full_name)
+
+    @classmethod
+    def inputs_type(cls) -> type[BaseModel] | None:
+        return cls._inputs_caster.model if cls._inputs_caster is not None else None
+
+    @classmethod
+    def result_type(cls) -> Any:
+        return cls._result_type
+
+    @classmethod
+    def declared_errors(cls) -> dict[str, PossibleError]:
+        """The errors this command declares it may report, by key."""
+        return dict(cls._declared_errors)
+
+    @classmethod
+    def subcommands(cls) -> frozenset[type[CommandBase[Any, Any]]]:
+        return cls._subcommands
+
+    # --- callbacks -----------------------------------------------------------------------
+
+    @classmethod
+    def before(cls, transition: str | Callable[..., Any] | None = None) -> Any:
+        """`@Cmd.before("execute")` (or `@Cmd.before()` for every transition):
+        `fn(command, transition)` runs before the transition."""
+        return cls._register_callback("before", transition)
+
+    @classmethod
+    def after(cls, transition: str | Callable[..., Any] | None = None) -> Any:
+        """`fn(command, transition)` runs after the transition."""
+        return cls._register_callback("after", transition)
+
+    @classmethod
+    def around(cls, transition: str | Callable[..., Any] | None = None) -> Any:
+        """`fn(command, transition, proceed)` wraps the transition; it must call `proceed()`
+        (and `await` it in an AsyncCommand) for the transition to happen."""
+        return cls._register_callback("around", transition)
+
+    @classmethod
+    def _register_callback(cls, kind: cb.Kind, transition: str | Callable[..., Any] | None) -> Any:
+        if callable(transition):  # used bare: @Cmd.before
+            return cls._register_callback(kind, None)(transition)
+        cb.resolve_transition(transition)  # fail now on a typo, not at the first run
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            callback = cb.make_callback(kind, transition, fn, is_async=cls._is_async)
+            cls._own_callbacks = [*cls.__dict__.get("_own_callbacks", []), callback]
+            _invalidate(cls)
+            return fn
+
+        return register
+
+    # --- hooks users override ------------------------------------------------------------
+
+    def execute(self) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define execute()")
+
+    # --- errors --------------------------------------------------------------------------
+
+    @property
+    def errors(self) -> list[FoobaraError]:
+        return list(self._errors.values())
+
+    def add_error(self, error: FoobaraError) -> None:
+        """Report an error; an error with the same key as an earlier one is ignored."""
+        if not isinstance(error, FoobaraError):
+            raise TypeError(f"add_error takes a FoobaraError, not {type(error).__name__}")
+        self._errors.setdefault(error.key, error)
+
+    def add_runtime_error(
+        self,
+        symbol: str,
+        message: str | None = None,
+        *,
+        halt: bool = True,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Report a runtime error (`runtime.<symbol>`); stops the run unless `halt=False`."""
+        declared = self._declared_errors.get(f"runtime.{symbol}")
+        self.add_error(
+            FoobaraError(
+                symbol=symbol,
+                message=message or (declared.default_message if declared else humanize(symbol)),
+                category="runtime",
+                context=_checked_context(self, declared, context),
+            )
+        )
+        if halt:
+            raise _Halt
+
+    def add_input_error(
+        self,
+        input: str | Sequence[PathPart],
+        symbol: str,
+        message: str | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Report a problem with an input (`data.<input>.<symbol>`). The run stops at the end of
+        the current step, so every input problem found in it is reported."""
+        path: tuple[PathPart, ...] = (input,) if isinstance(input, str) else tuple(input)
+        declared = self._declared_errors.get(".".join(["data", *map(str, path), symbol]))
+        self.add_error(
+            FoobaraError(
+                symbol=symbol,
+                message=message or (declared.default_message if declared else humanize(symbol)),
+                category="data",
+                path=path,
+                context=_checked_context(self, declared, context),
+            )
+        )
+
+    def halt(self) -> typing.NoReturn:
+        """Stop the run now. It fails with the errors added so far (or `runtime.halted`)."""
+        raise _Halt
+
+    # --- subcommands (shared checks; running them differs between sync and async) --------
+
+    def _check_subcommand(self, command: type[CommandBase[Any, Any]]) -> None:
+        cls = type(self)
+        if command not in cls._subcommands:
+            raise SubcommandNotRegisteredError(
+                f"{cls.full_name()} ran {_name_of(command)} without declaring it: "
+                f"add it to {cls.__name__}.depends_on"
+            )
+        if not cls._domain.can_run_commands_of(command._domain):
+            raise CannotAccessDomainError(
+                f"{cls.full_name()} (domain {cls._domain.full_name}) cannot run "
+                f"{command.full_name()}: domain {cls._domain.full_name} does not depend on "
+                f"{command._domain.full_name}"
+            )
+        if command._is_async and not cls._is_async:
+            raise CannotRunAsyncSubcommandError(
+                f"{cls.full_name()} is a sync Command and cannot run the AsyncCommand "
+                f"{command.full_name()}; make {cls.__name__} an AsyncCommand"
+            )
+
+    def _take_subcommand_outcome(self, command: type[CommandBase[Any, R]], outcome: Outcome[R]) -> R:
+        if outcome.is_success():
+            return outcome.result  # type: ignore[return-value]
+        for error in outcome._errors:
+            self.add_error(error.with_runtime_prefix(command._runtime_name))
+        raise _Halt
+
+    # --- the lifecycle -------------------------------------------------------------------
+
+    @classmethod
+    def _start(cls, raw_inputs: Mapping[str, Any]) -> Generator[Any, Any, Outcome[ResultT]]:
+        if cls._inputs_caster is None:
+            raise FrameworkUsageError(
+                f"{cls.__name__} cannot run: it does not say its inputs and result types "
+                f"(subclass Command[Inputs, Result])"
+            )
+        command = cls.__new__(cls)
+        command.raw_inputs = dict(raw_inputs)
+        command.inputs = None
+        command.result = None
+        command.state = "initialized"
+        command.outcome = None
+        command._errors = {}
+        return command._lifecycle()
+
+    def _lifecycle(self) -> Generator[Any, Any, Outcome[ResultT]]:
+        cls = type(self)
+        plan, table = cls._compiled or _compile(cls)
+        try:
+            for transition, perform in plan:
+                callbacks = table.get(transition) if table else None
+                if callbacks is None:
+                    yield from perform(self)
+                    self.state = cb.TRANSITIONS[transition]
+                else:
+                    yield from self._transition_with_callbacks(transition, perform, callbacks)
+                if self._errors:
+                    raise _Halt
+            yield from self._finish("succeed", table)
+            self.outcome = Outcome(None, self._errors.values()) if self._errors else Outcome(self.result)
+        except _Halt:
+            if self._inflight:  # concurrent subcommands still running: keep their errors too
+                yield self._wait_for_subcommands
+            if not self._errors:
+                self.add_error(
+                    FoobaraError("halted", "The command halted without reporting an error", "runtime")
+                )
+            yield from self._rollback()
+            yield from self._finish("fail", table)
+            self.outcome = Outcome(None, self._errors.values())
+        except FrameworkUsageError as exc:
+            yield from self._rollback()
+            self.exception = exc
+            yield from self._finish("error", table)
+            raise
+        except Exception as exc:
+            yield from self._rollback()
+            self.exception = exc
+            self.add_error(_execution_error(exc))
+            yield from self._finish("error", table)
+            self.outcome = Outcome(None, self._errors.values())
+        except BaseException:  # cancellation, KeyboardInterrupt: undo, then let it go
+            yield from self._rollback()
+            self.state = "errored"
+            raise
+        return self.outcome
+
+    def _transition_with_callbacks(
+        self, transition: str, perform: Callable[[Any], Generator[Any, Any, Any]], callbacks: cb.CallbackSet
+    ) -> Generator[Any, Any, None]:
+        for before in callbacks.before:
+            yield partial(before, self, transition)
+        if callbacks.around:
+            yield _Around(self, transition, callbacks.around, perform)
+        else:
+            yield from perform(self)
+        self.state = cb.TRANSITIONS[transition]
+        for after in callbacks.after:
+            yield partial(after, self, transition)
+
+    def _finish(self, transition: str, table: dict[str, cb.CallbackSet]) -> Generator[Any, Any, None]:
+        """The final transition (succeed, fail or error); errors added by its callbacks are kept."""
+        callbacks = table.get(transition) if table else None
+        if callbacks is None:
+            self.state = cb.TRANSITIONS[transition]
+            return
+        try:
+            yield from self._transition_with_callbacks(transition, _nothing, callbacks)
+        except _Halt:
+            self.state = "failed"
+
+    async def _wait_for_subcommands(self) -> None:
+        while self._inflight:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
+
+    # The steps of a run. Each is a generator so it can yield calls that may need awaiting.
+
+    def _open_transaction(self) -> Generator[Any, Any, None]:
+        already_open = _open.get()
+        mine: dict[Any, Transaction] = {}
+        for resource in type(self).transaction_resources:
+            if resource not in already_open:  # else join the caller's transaction
+                mine[resource] = yield resource.begin
+        if mine:
+            self._transactions = mine
+            self._transactions_token = _open.set({**already_open, **mine})
+
+    def _commit_transaction(self) -> Generator[Any, Any, None]:
+        transactions, self._transactions = self._transactions, None
+        if transactions:
+            _open.reset(self._transactions_token)
+            for transaction in transactions.values():
+                yield transaction.commit
+
+    def _rollback(self) -> Generator[Any, Any, None]:
+        transactions, self._transactions = self._transactions, None
+        if transactions:
+            _open.reset(self._transactions_token)
+            for transaction in transactions.values():
+                yield transaction.rollback
+
+    def _cast_and_validate_inputs(self) -> Generator[Any, Any, None]:
+        inputs, errors = type(self)._inputs_caster(self.raw_inputs)  # type: ignore[misc]
+        if errors:
+            for error in errors:
+                self._errors.setdefault(error.key, error)
+        else:
+            self.inputs = inputs
+        return
+        yield  # a generator, like every step
+
+    def _load_records(self) -> Generator[Any, Any, None]:
+        yield self.load_records  # type: ignore[attr-defined]
+
+    def _validate_records(self) -> Generator[Any, Any, None]:
+        yield self.validate_records  # type: ignore[attr-defined]
+
+    def _validate(self) -> Generator[Any, Any, None]:
+        yield self.validate  # type: ignore[attr-defined]
+
+    def _run_execute(self) -> Generator[Any, Any, None]:
+        overrides = type(self)._overrides
+        if "before_execute" in overrides:
+            yield self.before_execute  # type: ignore[attr-defined]
+            if self._errors:
+                raise _Halt
+        result = yield self.execute
+        if self._errors:
+            raise _Halt
+        if "after_execute" in overrides:
+            result = yield partial(self.after_execute, result)  # type: ignore[attr-defined]
+            if self._errors:
+                raise _Halt
+        self.result = _checked_result(type(self), result)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).full_name()} {self.state} inputs={self.inputs!r}>"
+
+
+def _nothing(command: Any) -> Generator[Any, Any, None]:
+    return
+    yield
+
+
+def _name_of(command: Any) -> str:
+    return command.full_name() if isinstance(command, type) and issubclass(command, CommandBase) else repr(command)
+
+
+def _execution_error(exc: Exception) -> FoobaraError:
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return FoobaraError(
+        symbol="execution_error",
+        message=str(exc) or name,
+        category="runtime",
+        context={"exception_class": name},
+        cause=exc,
+    )
+
+
+def _checked_context(
+    command: CommandBase[Any, Any], declared: PossibleError | None, context: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    context = dict(context or {})
+    if declared is None or declared.context is None:
+        return context
+    try:
+        _context_adapter(declared).validate_python(context)
+    except ValidationError as exc:
+        raise InvalidErrorContextError(
+            f"{type(command).full_name()} added {declared.key} with a context that does not fit "
+            f"its declaration: {exc.errors(include_url=False, include_input=False)}"
+        ) from None
+    return context
+
+
+_CONTEXT_ADAPTERS: dict[PossibleError, TypeAdapter[Any]] = {}
+
+
+def _context_adapter(declared: PossibleError) -> TypeAdapter[Any]:
+    adapter = _CONTEXT_ADAPTERS.get(declared)
+    if adapter is None:
+        context_type = declared.context
+        if isinstance(context_type, Mapping):
+            fields: dict[str, Any] = {name: (kind, ...) for name, kind in context_type.items()}
+            context_type = create_model(
+                f"{declared.symbol}_context", __config__=ConfigDict(extra="forbid"), **fields
+            )
+        adapter = _CONTEXT_ADAPTERS[declared] = TypeAdapter(context_type)
+    return adapter
+
+
+def _checked_result(cls: type[CommandBase[Any, Any]], result: Any) -> Any:
+    validate = cls._result_validate
+    if validate is None:
+        return result
+    try:
+        return validate(result)
+    except ValidationError as exc:
+        assert cls._result_node is not None
+        problems = translate_errors(cls._result_node, result, exc.errors(include_url=False))
+        details = "; ".join(error.message for error in problems)
+        raise CouldNotProcessResultError(
+            f"{cls.full_name()} returned a result that does not fit its result type: {details}"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Class preparation
+
+
+def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
+    base = AsyncCommand if cls._is_async else Command
+    cls._own_callbacks = list(cls.__dict__.get("_own_callbacks", []))
+    cls._compiled = None
+
+    inputs_type, result_type = _type_arguments(cls)
+    cls._inputs_type, cls._result_type = inputs_type, result_type
+
+    if "description" not in cls.__dict__:
+        doc = cls.__dict__.get("__doc__")
+        cls.description = inspect.cleandoc(doc) if doc else None
+
+    overrides = {name for name in _HOOKS if getattr(cls, name, None) is not getattr(base, name, None)}
+    cls._overrides = frozenset(overrides)
+    if not cls._is_async:
+        for name in overrides:
+            if inspect.iscoroutinefunction(getattr(cls, name)):
+                raise TypeError(
+                    f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks"
+                )
+
+    cls._subcommands = frozenset(_command_list(cls, "depends_on"))
+    cls._declared_errors = _declared_errors(cls)
+
+    if isinstance(inputs_type, TypeVar) or isinstance(result_type, TypeVar):
+        return  # a generic base for other commands: nothing to run yet
+
+    cls._inputs_node, cls._inputs_caster = _inputs_of(cls, inputs_type)
+    cls._result_node, cls._result_validate = _result_of(cls, result_type)
+
+    if "execute" in overrides and not cls.__dict__.get("abstract", False):
+        _registry.add_pending(cls)
+
+
+def _type_arguments(cls: type[CommandBase[Any, Any]]) -> tuple[Any, Any]:
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = typing.get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, CommandBase):
+            args = typing.get_args(base)
+            params = getattr(origin, "__parameters__", ())
+            substitution = dict(zip(params, args, strict=False))
+            resolved = []
+            for declared in (origin._inputs_type, origin._result_type):
+                resolved.append(substitution.get(declared, declared) if isinstance(declared, TypeVar) else declared)
+            return resolved[0], resolved[1]
+    return cls._inputs_type, cls._result_type
+
+
+def _command_list(cls: type[CommandBase[Any, Any]], attribute: str) -> list[type[CommandBase[Any, Any]]]:
+    commands = list(getattr(cls, attribute) or ())
+    for command in commands:
+        if not (isinstance(command, type) and issubclass(command, CommandBase)):
+            raise TypeError(f"{cls.__name__}.{attribute} lists {command!r}, which is not a command class")
+    return commands
+
+
+def _declared_errors(cls: type[CommandBase[Any, Any]]) -> dict[str, PossibleError]:
+    declared: dict[str, PossibleError] = {}
+    for klass in reversed(cls.__mro__):
+        for item in klass.__dict__.get("possible_errors", ()):
+            error = item if isinstance(item, PossibleError) else PossibleError(item)
+            try:
+                declared[error.key] = error
+            except ValueError as exc:
+                raise ValueError(f"{cls.__name__}.possible_errors: {exc}") from None
+    return declared
+
+
+def _inputs_of(cls: type[CommandBase[Any, Any]], inputs_type: Any) -> tuple[TypeNode | None, InputsCaster]:
+    if inputs_type is None or inputs_type is type(None):
+        return None, InputsCaster(None, None)
+    if not (isinstance(inputs_type, type) and issubclass(inputs_type, BaseModel)):
+        raise TypeError(
+            f"{cls.__name__}: inputs must be a pydantic model (or None), not {inputs_type!r}"
+        )
+    try:
+        node = node_for_model(inputs_type)
+    except UnsupportedTypeError as exc:
+        raise UnsupportedTypeError(f"{cls.__name__} inputs: {exc}") from None
+    return node, InputsCaster(inputs_type, node)
+
+
+def _result_of(cls: type[CommandBase[Any, Any]], result_type: Any) -> tuple[TypeNode | None, Callable[[Any], Any] | None]:
+    if result_type is Any:
+        return node_for(Any), None
+    try:
+        node = node_for(result_type)
+    except UnsupportedTypeError as exc:
+        raise UnsupportedTypeError(f"{cls.__name__} result: {exc}") from None
+    if result_type is None or result_type is type(None):
+        return node, TypeAdapter(None).validate_python
+    return node, TypeAdapter(result_type).validate_python
+
+
+def _invalidate(cls: type[CommandBase[Any, Any]]) -> None:
+    cls._compiled = None
+    for subclass in cls.__subclasses__():
+        _invalidate(subclass)
+
+
+_STEPS: tuple[tuple[str, Callable[[Any], Generator[Any, Any, Any]], str | None], ...] = (
+    # (transition, step, the hook that makes the step needed; None: always needed)
+    ("open_transaction", CommandBase._open_transaction, "transaction"),
+    ("cast_and_validate_inputs", CommandBase._cast_and_validate_inputs, None),
+    ("load_records", CommandBase._load_records, "load_records"),
+    ("validate_records", CommandBase._validate_records, "validate_records"),
+    ("validate", CommandBase._validate, "validate"),
+    ("run_execute", CommandBase._run_execute, None),
+    ("commit_transaction", CommandBase._commit_transaction, "transaction"),
+)
+
+
+def _compile(cls: type[CommandBase[Any, Any]]) -> tuple[tuple[Any, ...], dict[str, cb.CallbackSet]]:
+    """The steps this class runs and its callbacks, ancestors' first. Steps with nothing to do
+    and no callbacks are left out."""
+    callbacks: list[cb.Callback] = []
+    for klass in reversed(cls.__mro__):
+        callbacks.extend(klass.__dict__.get("_own_callbacks", ()))
+    table = cb.build_table(callbacks)
+    needed = set(cls._overrides)
+    if cls.transaction_resources:
+        needed.add("transaction")
+    plan = tuple(
+        (transition, step)
+        for transition, step, hook in _STEPS
+        if hook is None or hook in needed or transition in table
+    )
+    cls._compiled = (plan, table)
+    return cls._compiled
+
+
+# --------------------------------------------------------------------------------------------
+# The two kinds of command
+
+
+class Command(CommandBase[InputsT, ResultT]):
+    """A command whose hooks are plain functions.
+
+    `Add.run(a=1, b=2)` returns an `Outcome`: it never raises for bad input or for an exception in
+    the command's own code.
+    """
+
+    @classmethod
+    def run(cls, **inputs: Any) -> Outcome[ResultT]:
+        return _drive_sync(cls._start(inputs))
+
+    def run_subcommand(self, command: type[CommandBase[Any, R]], /, **inputs: Any) -> R:
+        """Run a command listed in `depends_on`; its result, or halt with its errors."""
+        self._check_subcommand(command)
+        return self._take_subcommand_outcome(command, _drive_sync(command._start(inputs)))
+
+    def before_execute(self) -> None:
+        """Runs just before `execute`, after inputs, records and `validate`."""
+
+    def validate(self) -> None:
+        """Checks across inputs (and loaded records); add input errors here."""
+
+    def load_records(self) -> None:
+        """Load what `execute` needs."""
+
+    def validate_records(self) -> None:
+        """Check the records `load_records` loaded."""
+
+    def execute(self) -> ResultT:
+        raise NotImplementedError(f"{type(self).__name__} must define execute()")
+
+    def after_execute(self, result: ResultT) -> ResultT:
+        """Sees (and may replace) the result before it is checked against the result type."""
+        return result
+
+
+class AsyncCommand(CommandBase[InputsT, ResultT]):
+    """A command whose hooks are `async def`. `await FetchUser.run(user_id=1)` gives an `Outcome`.
+
+    Everything a Command has, an AsyncCommand has: subcommands (sync or async, and several at a
+    time with `asyncio.gather`), transactions, callbacks.
+    """
+
+    _is_async = True
+
+    @classmethod
+    async def run(cls, **inputs: Any) -> Outcome[ResultT]:
+        return await _drive_async(cls._start(inputs))
+
+    async def run_subcommand(self, command: type[CommandBase[Any, R]], /, **inputs: Any) -> R:
+        """Run a command listed in `depends_on` (async or sync); its result, or halt with its
+        errors. Several may run at once (`asyncio.gather`): every one's errors are kept."""
+        self._check_subcommand(command)
+        self._inflight += 1
+        try:
+            lifecycle = command._start(inputs)
+            if command._is_async:
+                outcome = await _drive_async(lifecycle)
+            else:
+                outcome = _drive_sync(lifecycle)
+            return self._take_subcommand_outcome(command, outcome)
+        finally:
+            self._inflight -= 1
+            if not self._inflight and self._idle is not None:
+                self._idle.set()
+
+    async def before_execute(self) -> None:
+        """Runs just before `execute`, after inputs, records and `validate`."""
+
+    async def validate(self) -> None:
+        """Checks across inputs (and loaded records); add input errors here."""
+
+    async def load_records(self) -> None:
+        """Load what `execute` needs."""
+
+    async def validate_records(self) -> None:
+        """Check the records `load_records` loaded."""
+
+    async def execute(self) -> ResultT:
+        raise NotImplementedError(f"{type(self).__name__} must define execute()")
+
+    async def after_execute(self, result: ResultT) -> ResultT:
+        """Sees (and may replace) the result before it is checked against the result type."""
+        return result

@@ -1,0 +1,148 @@
+"""Decorators: place a command class in a domain, or make a command out of a plain function."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from pydantic import create_model
+
+from .command import AsyncCommand, Command, CommandBase
+from .domain import GLOBAL_DOMAIN, Domain, Organization, _registry, find_or_create_domain
+
+__all__ = ["async_command", "async_simple_command", "command", "simple_command"]
+
+C = TypeVar("C", bound=type[CommandBase[Any, Any]])
+
+
+def _domain_for(domain: Domain | str | None, organization: Organization | str | None) -> Domain:
+    if isinstance(domain, Domain):
+        return domain
+    if domain is None:
+        if organization is not None:
+            raise ValueError("organization= needs domain= too")
+        return GLOBAL_DOMAIN
+    return find_or_create_domain(domain, organization)
+
+
+def _placer(kind: type[CommandBase[Any, Any]], decorator: str, domain: Domain | str | None,
+            organization: Organization | str | None) -> Callable[[C], C]:
+    target = _domain_for(domain, organization)
+
+    def place(cls: C) -> C:
+        if not (isinstance(cls, type) and issubclass(cls, kind)):
+            raise TypeError(f"@{decorator} decorates a subclass of {kind.__name__}, not {cls!r}")
+        _registry.place(cls, target)
+        return cls
+
+    return place
+
+
+@overload
+def command(cls: C, /) -> C: ...
+@overload
+def command(*, domain: Domain | str | None = None, organization: Organization | str | None = None) -> Callable[[C], C]: ...
+def command(cls: C | None = None, /, *, domain: Domain | str | None = None,
+            organization: Organization | str | None = None) -> C | Callable[[C], C]:
+    """`@command(domain="Math", organization="Acme")` puts a Command in a domain."""
+    place = _placer(Command, "command", domain, organization)
+    return place(cls) if cls is not None else place
+
+
+@overload
+def async_command(cls: C, /) -> C: ...
+@overload
+def async_command(*, domain: Domain | str | None = None, organization: Organization | str | None = None) -> Callable[[C], C]: ...
+def async_command(cls: C | None = None, /, *, domain: Domain | str | None = None,
+                  organization: Organization | str | None = None) -> C | Callable[[C], C]:
+    """`@async_command(domain="Users", organization="MyApp")` puts an AsyncCommand in a domain."""
+    place = _placer(AsyncCommand, "async_command", domain, organization)
+    return place(cls) if cls is not None else place
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _classify(name: str) -> str:
+    """`fetch_github_user` -> `FetchGithubUser`."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", name) if part)
+
+
+def _command_from_function(fn: Callable[..., Any], kind: type[CommandBase[Any, Any]], name: str | None,
+                           domain: Domain | str | None, organization: Organization | str | None) -> Any:
+    class_name = name or _classify(fn.__name__)
+    hints = typing.get_type_hints(fn, include_extras=True)
+    fields: dict[str, Any] = {}
+    for parameter in inspect.signature(fn).parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD, parameter.POSITIONAL_ONLY):
+            raise TypeError(
+                f"{fn.__qualname__}: a simple command's parameters are its inputs, passed by name; "
+                f"{parameter} cannot be one"
+            )
+        annotation = hints.get(parameter.name, Any)
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[parameter.name] = (annotation, default)
+    inputs = create_model(f"{class_name}Inputs", __module__=fn.__module__, **fields) if fields else None
+    result = hints.get("return", Any)
+    names = tuple(fields)
+
+    if kind is AsyncCommand:
+        async def execute(self: Any) -> Any:
+            return await fn(**{n: getattr(self.inputs, n) for n in names})
+    else:
+        def execute(self: Any) -> Any:
+            return fn(**{n: getattr(self.inputs, n) for n in names})
+
+    def body(namespace: dict[str, Any]) -> None:
+        namespace.update(
+            execute=execute,
+            __doc__=fn.__doc__,
+            __module__=fn.__module__,
+            __qualname__=class_name,
+            __wrapped__=fn,
+        )
+
+    cls = types.new_class(class_name, (kind[inputs, result],), exec_body=body)  # type: ignore[index]
+    if domain is not None:
+        _registry.place(cls, _domain_for(domain, organization))
+    return cls
+
+
+@overload
+def simple_command(fn: F, /) -> Any: ...
+@overload
+def simple_command(*, name: str | None = None, domain: Domain | str | None = None,
+                   organization: Organization | str | None = None) -> Callable[[F], Any]: ...
+def simple_command(fn: F | None = None, /, *, name: str | None = None, domain: Domain | str | None = None,
+                   organization: Organization | str | None = None) -> Any:
+    """Make a Command from a function: inputs from its parameters, result from its return
+    annotation, description from its docstring. `add.run(a=1)` runs it."""
+
+    def make(function: F) -> Any:
+        if inspect.iscoroutinefunction(function):
+            raise TypeError(f"{function.__qualname__} is async: use @async_simple_command")
+        return _command_from_function(function, Command, name, domain, organization)
+
+    return make(fn) if fn is not None else make
+
+
+@overload
+def async_simple_command(fn: F, /) -> Any: ...
+@overload
+def async_simple_command(*, name: str | None = None, domain: Domain | str | None = None,
+                         organization: Organization | str | None = None) -> Callable[[F], Any]: ...
+def async_simple_command(fn: F | None = None, /, *, name: str | None = None, domain: Domain | str | None = None,
+                         organization: Organization | str | None = None) -> Any:
+    """Make an AsyncCommand from an `async def` function."""
+
+    def make(function: F) -> Any:
+        if not inspect.iscoroutinefunction(function):
+            raise TypeError(f"{getattr(function, '__qualname__', function)!s} is not an async def function: "
+                            "use @simple_command")
+        return _command_from_function(function, AsyncCommand, name, domain, organization)
+
+    return make(fn) if fn is not None else make

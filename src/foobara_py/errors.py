@@ -1,0 +1,242 @@
+"""Foobara errors: the error value commands report, and the exceptions the framework raises.
+
+A `FoobaraError` is data, not an exception: commands collect them in their outcome. Its `key`
+and `to_dict()` follow Ruby Foobara exactly so that Foobara tools can read them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .outcome import Outcome
+
+Category = Literal["data", "runtime"]
+PathPart = str | int
+
+__all__ = [
+    "CannotAccessDomainError",
+    "CannotRunAsyncSubcommandError",
+    "CommandFailedError",
+    "CommandNotFoundError",
+    "CouldNotProcessResultError",
+    "FoobaraError",
+    "FrameworkUsageError",
+    "InvalidErrorContextError",
+    "PossibleError",
+    "SubcommandNotRegisteredError",
+    "UnsupportedTypeError",
+    "error_key",
+    "humanize",
+    "to_sentence",
+]
+
+
+def error_key(
+    category: str,
+    symbol: str,
+    path: Iterable[PathPart] = (),
+    runtime_path: Iterable[str] = (),
+) -> str:
+    """Ruby's key grammar: `[a>b>]category[.path parts].symbol`."""
+    parts = [category, *(str(part) for part in path), symbol]
+    key = ".".join(parts)
+    prefix = ">".join(runtime_path)
+    return f"{prefix}>{key}" if prefix else key
+
+
+def humanize(symbol: str) -> str:
+    """`division_by_zero` -> `Division by zero` (Ruby's default message for an error)."""
+    text = symbol.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def to_sentence(items: Iterable[str]) -> str:
+    """`["a", "b", "c"]` -> `"a, b, and c"`, exactly as Ruby Foobara's `to_sentence` (which
+    also writes `"a, and b"` for two)."""
+    words = list(items)
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])}, and {words[-1]}"
+
+
+@dataclass(frozen=True, eq=False)
+class FoobaraError:
+    """One problem a command reports: what went wrong (`symbol`), where (`path`), and in which
+    subcommand (`runtime_path`)."""
+
+    symbol: str
+    message: str
+    category: Category = "runtime"
+    path: tuple[PathPart, ...] = ()
+    runtime_path: tuple[str, ...] = ()
+    context: Mapping[str, Any] = field(default_factory=dict)
+    is_fatal: bool = False
+    # The exception behind an `execution_error`; kept for debugging, never serialized.
+    cause: BaseException | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return error_key(self.category, self.symbol, self.path, self.runtime_path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Ruby Foobara's error hash."""
+        return {
+            "key": self.key,
+            "path": list(self.path),
+            "runtime_path": list(self.runtime_path),
+            "category": self.category,
+            "symbol": self.symbol,
+            "message": self.message,
+            "context": _jsonable(self.context),
+            "is_fatal": self.is_fatal,
+        }
+
+    def with_runtime_prefix(self, name: str) -> FoobaraError:
+        """The same error seen from the command that ran the subcommand `name`."""
+        return replace(self, runtime_path=(name, *self.runtime_path))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FoobaraError):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FoobaraError:
+        """Rebuild an error from its hash (as another system sent it)."""
+        return cls(
+            symbol=data["symbol"],
+            message=data.get("message") or humanize(data["symbol"]),
+            category=data.get("category", "runtime"),
+            path=tuple(data.get("path") or ()),
+            runtime_path=tuple(data.get("runtime_path") or ()),
+            context=dict(data.get("context") or {}),
+            is_fatal=bool(data.get("is_fatal", False)),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "model_dump"):
+        return _jsonable(value.model_dump(mode="json"))
+    if isinstance(value, re.Pattern):
+        return value.pattern
+    return str(value)
+
+
+_KEY_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^\d+$|^#$")
+
+
+@dataclass(frozen=True, eq=False)
+class PossibleError:
+    """An error a command declares it may report.
+
+    `key_or_symbol` is a bare symbol (a runtime error, `"division_by_zero"`) or a key
+    (`"data.customer.blocked_customer"`, `"runtime.out_of_stock"`). `context` declares the
+    context's type: a pydantic model or a mapping of names to types.
+    """
+
+    key_or_symbol: str
+    message: str | None = None
+    context: Any = None
+
+    @property
+    def category(self) -> Category:
+        return self._parsed[0]
+
+    @property
+    def path(self) -> tuple[PathPart, ...]:
+        return self._parsed[1]
+
+    @property
+    def symbol(self) -> str:
+        return self._parsed[2]
+
+    @property
+    def key(self) -> str:
+        category, path, symbol = self._parsed
+        return error_key(category, symbol, path)
+
+    @property
+    def default_message(self) -> str:
+        return self.message or humanize(self.symbol)
+
+    @property
+    def _parsed(self) -> tuple[Category, tuple[PathPart, ...], str]:
+        return parse_key(self.key_or_symbol)
+
+
+def parse_key(text: str) -> tuple[Category, tuple[PathPart, ...], str]:
+    """`"data.items.#.sku.missing"` -> `("data", ("items", "#", "sku"), "missing")`."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"An error is declared by a symbol or a key, not {text!r}")
+    parts = text.split(".")
+    for part in parts:
+        if not _KEY_PART.match(part):
+            raise ValueError(f"{text!r} is not an error symbol or key")
+    if len(parts) == 1:
+        return "runtime", (), parts[0]
+    category = parts[0]
+    if category not in ("data", "runtime"):
+        raise ValueError(f"{text!r}: an error key starts with 'data.' or 'runtime.'")
+    if category == "runtime" and len(parts) > 2:
+        raise ValueError(f"{text!r}: a runtime error has no path")
+    path = tuple(int(p) if p.isdigit() else p for p in parts[1:-1])
+    return category, path, parts[-1]  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Exceptions. `FrameworkUsageError`s are programmer errors in the use of the framework: they
+# escape `run()` instead of becoming a failed outcome.
+
+
+class FrameworkUsageError(Exception):
+    """The framework was used in a way that cannot work; fix the code, not the input."""
+
+
+class CommandFailedError(Exception):
+    """Raised by `Outcome.unwrap()` when the command failed; carries its errors."""
+
+    def __init__(self, outcome: Outcome[Any]) -> None:
+        self.outcome = outcome
+        self.errors: list[FoobaraError] = list(outcome.errors)
+        super().__init__(outcome.errors_sentence)
+
+
+class CouldNotProcessResultError(FrameworkUsageError):
+    """A command returned a result that does not fit its declared result type."""
+
+
+class SubcommandNotRegisteredError(FrameworkUsageError):
+    """A command ran a subcommand it did not list in `depends_on`."""
+
+
+class CannotAccessDomainError(FrameworkUsageError):
+    """A command ran a subcommand from a domain its own domain does not depend on."""
+
+
+class CannotRunAsyncSubcommandError(FrameworkUsageError, TypeError):
+    """A sync Command tried to run an AsyncCommand as a subcommand."""
+
+
+class InvalidErrorContextError(FrameworkUsageError):
+    """An error was added with a context that does not fit its declared context type."""
+
+
+class UnsupportedTypeError(FrameworkUsageError, TypeError):
+    """A type annotation Foobara cannot describe or validate."""
+
+
+class CommandNotFoundError(LookupError):
+    """No command is registered under that name."""

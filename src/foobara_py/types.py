@@ -1,0 +1,453 @@
+"""Foobara's view of pydantic types: type declarations in Ruby's strict compact form, the markers
+and builtin types pydantic lacks (`Sensitive`, `Email`), and serialization that drops secrets.
+
+A `TypeNode` is built once per command class from its pydantic annotations. The validation
+module walks it to turn pydantic's error locations into Foobara paths, and the manifest reads
+its declarations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import types as pytypes
+import typing
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import annotated_types
+from pydantic import AnyUrl, BaseModel, SecretBytes, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError, PydanticKnownError, PydanticUndefined, core_schema
+
+from .errors import UnsupportedTypeError
+
+__all__ = [
+    "Email",
+    "Sensitive",
+    "TypeNode",
+    "node_for",
+    "node_for_model",
+    "serialize",
+]
+
+LAZILY_SET = "[<Lazily Set>]"
+FILTERED = "[FILTERED]"
+
+
+class Sensitive:
+    """Marks a value as secret: `Annotated[str, Sensitive]`.
+
+    A sensitive value never appears in errors, messages, reprs, manifests or serialized results.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Email: Ruby Foobara's builtin email type (a downcased string checked by nine rules).
+
+# Ruby evaluates the rules in this order; the order shows in the errors a bad address gets.
+_EMAIL_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
+    # (symbol, pattern, whether a match is the problem)
+    ("second_part_has_bad_characters", re.compile(r"@[.a-z\d-]+\Z"), False),
+    ("must_have_an_at_sign", re.compile(r"\A[^@]+\Z"), True),
+    ("first_part_has_bad_characters", re.compile(r"\A[.a-z\d_!#$%&'*+/=?^\u2018{|}~-]+@"), False),
+    ("cannot_have_multiple_at_signs", re.compile(r"@.*@"), True),
+    (
+        "first_part_cannot_start_with_or_end_with_a_dot_or_have_two_dots_in_a_row",
+        re.compile(r"(^\.|\.@|\.\..*@)"),
+        True,
+    ),
+    ("domain_cannot_start_with_or_end_with_a_hyphen", re.compile(r"(@-|-$)"), True),
+    ("first_part_cannot_be_empty", re.compile(r"\A@"), True),
+    ("second_part_cannot_be_empty", re.compile(r"@\Z"), True),
+    ("cannot_exceed64_characters", re.compile(r"\A.{0,64}\Z"), False),
+)
+EMAIL_ERROR_SYMBOLS = tuple(sorted(rule[0] for rule in _EMAIL_RULES))
+
+# A pydantic error type that carries several Foobara errors for one value.
+FOOBARA_ERRORS = "foobara_errors"
+
+
+def _validate_email(value: Any) -> str:
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        value = str(value)
+    elif isinstance(value, enum.Enum) and isinstance(value.value, str):
+        value = value.value
+    if not isinstance(value, str):
+        raise PydanticKnownError("string_type")
+    email = value.lower()
+    failures = []
+    for symbol, pattern, negate in _EMAIL_RULES:
+        if bool(pattern.search(email)) == negate:
+            failures.append(
+                (
+                    symbol,
+                    symbol.replace("_", " ").capitalize(),
+                    {"value": email, "regex": pattern.pattern, "negate_regex": negate},
+                )
+            )
+    if failures:
+        raise PydanticCustomError(
+            FOOBARA_ERRORS,
+            "{summary}",
+            {"summary": ", ".join(message for _, message, _ in failures), "errors": failures},
+        )
+    return email
+
+
+class _EmailType:
+    """Validates an `Email` and names its Foobara type in declarations."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _validate_email,
+            json_schema_input_schema=core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "format": "email"}
+
+
+Email = Annotated[str, _EmailType()]
+"""An email address: downcased, and validated with Ruby Foobara's rules and error symbols."""
+
+
+# --------------------------------------------------------------------------------------------
+# Type nodes
+
+
+@dataclass(eq=False)
+class FieldSpec:
+    name: str
+    node: TypeNode
+    required: bool
+    default: Any = PydanticUndefined
+    default_factory: Callable[..., Any] | None = None
+    alias: str | None = None
+
+    @property
+    def has_default(self) -> bool:
+        return not self.required
+
+
+@dataclass(eq=False)
+class TypeNode:
+    """One type in a command's inputs or result, as Foobara sees it."""
+
+    type: str  # Foobara type name: integer, string, attributes, array, tuple, ...
+    description: str | None = None
+    allow_nil: bool = False
+    sensitive: bool = False
+    one_of: tuple[Any, ...] | None = None
+    constraints: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, FieldSpec] | None = None  # attributes
+    element: TypeNode | None = None  # array, associative_array values
+    elements: tuple[TypeNode, ...] | None = None  # tuple
+    key: TypeNode | None = None  # associative_array keys
+    members: tuple[TypeNode, ...] | None = None  # a union of several types
+    model: type[BaseModel] | None = None
+    _declaration: Any = field(default=None, repr=False)
+    _by_alias: dict[str, str] | None = field(default=None, repr=False)
+
+    def field_named(self, key: str | int) -> FieldSpec | None:
+        if self.fields is None or not isinstance(key, str):
+            return None
+        spec = self.fields.get(key)
+        if spec is None:
+            if self._by_alias is None:
+                self._by_alias = {f.alias: f.name for f in self.fields.values() if f.alias}
+            name = self._by_alias.get(key)
+            spec = self.fields.get(name) if name else None
+        return spec
+
+    def declaration(self) -> Any:
+        """Ruby's strict declaration, compacted to the bare type name when nothing else is set."""
+        if self._declaration is None:
+            self._declaration = _declare(self)
+        return self._declaration
+
+
+def _declare(node: TypeNode) -> Any:
+    decl: dict[str, Any] = {"type": node.type}
+    if node.fields is not None:
+        decl["element_type_declarations"] = {
+            name: spec.node.declaration() for name, spec in node.fields.items()
+        }
+        required = sorted(name for name, spec in node.fields.items() if spec.required)
+        if required:
+            decl["required"] = required
+        defaults = {
+            name: (LAZILY_SET if spec.default_factory is not None else _jsonable_default(spec.default))
+            for name, spec in node.fields.items()
+            if not spec.required and not (spec.default is None and spec.node.allow_nil)
+        }
+        if defaults:
+            decl["defaults"] = defaults
+    if node.type == "array" and node.element is not None:
+        decl["element_type_declaration"] = node.element.declaration()
+    if node.elements is not None:
+        decl["element_type_declarations"] = [e.declaration() for e in node.elements]
+    if node.type == "associative_array":
+        if node.key is not None:
+            decl["key_type_declaration"] = node.key.declaration()
+        if node.element is not None:
+            decl["value_type_declaration"] = node.element.declaration()
+    if node.description:
+        decl["description"] = node.description
+    if node.allow_nil:
+        decl["allow_nil"] = True
+    if node.one_of is not None:
+        decl["one_of"] = [_jsonable_default(v) for v in node.one_of]
+    decl.update(node.constraints)
+    if node.sensitive:
+        decl["sensitive"] = True
+    return node.type if len(decl) == 1 else decl
+
+
+def _jsonable_default(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (Decimal, dt.date, uuid.UUID)):
+        return str(value) if not isinstance(value, dt.date) else value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable_default(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable_default(v) for k, v in value.items()}
+    return value
+
+
+_ATOMIC: dict[Any, str] = {
+    bool: "boolean",  # before int: bool is an int
+    int: "integer",
+    float: "float",
+    Decimal: "big_decimal",
+    str: "string",
+    dt.datetime: "datetime",  # before date: datetime is a date
+    dt.date: "date",
+    uuid.UUID: "string",
+    SecretStr: "string",
+    SecretBytes: "string",
+}
+_ARRAYS = (list, set, frozenset, Sequence, typing.List, typing.Set, typing.FrozenSet)  # noqa: UP006
+_MAPPINGS = (dict, Mapping, typing.Dict)  # noqa: UP006
+
+
+def node_for_model(model: type[BaseModel], _seen: tuple[type, ...] = ()) -> TypeNode:
+    """The attributes node of a pydantic model (declared inline, as Ruby declares attributes)."""
+    if model in _seen:
+        raise UnsupportedTypeError(
+            f"{model.__name__} refers to itself; recursive models cannot be declared inline"
+        )
+    seen = (*_seen, model)
+    fields: dict[str, FieldSpec] = {}
+    for name, info in model.model_fields.items():
+        try:
+            node = _node_for_field(info, seen)
+        except UnsupportedTypeError as exc:
+            raise UnsupportedTypeError(f"{model.__name__}.{name}: {exc}") from None
+        if node.sensitive and info.repr:
+            # Keep secrets out of the model's repr too.
+            info.repr = False
+        required = info.is_required()
+        fields[name] = FieldSpec(
+            name=name,
+            node=node,
+            required=required,
+            default=PydanticUndefined if required else info.default,
+            default_factory=info.default_factory,
+            alias=info.alias if info.alias != name else None,
+        )
+    return TypeNode(type="attributes", fields=fields, model=model)
+
+
+def _node_for_field(info: FieldInfo, seen: tuple[type, ...]) -> TypeNode:
+    node = node_for(info.annotation, tuple(info.metadata), _seen=seen)
+    if info.description:
+        node.description = info.description
+    return node
+
+
+def node_for(annotation: Any, metadata: tuple[Any, ...] = (), *, _seen: tuple[type, ...] = ()) -> TypeNode:
+    """Build the node for a type annotation; unsupported annotations raise UnsupportedTypeError."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        inner, *extra = typing.get_args(annotation)
+        return node_for(inner, (*metadata, *extra), _seen=_seen)
+
+    node = _bare_node(annotation, origin, _seen)
+    _apply_metadata(node, metadata)
+    return node
+
+
+def _bare_node(annotation: Any, origin: Any, seen: tuple[type, ...]) -> TypeNode:
+    if annotation is Any or annotation is object:
+        return TypeNode(type="duck")
+    if annotation is None or annotation is type(None):
+        return TypeNode(type="duck", allow_nil=True, one_of=(None,))
+    if origin in (typing.Union, pytypes.UnionType):
+        args = typing.get_args(annotation)
+        non_nil = [a for a in args if a is not type(None)]
+        if len(non_nil) == 1:
+            node = node_for(non_nil[0], _seen=seen)
+        else:
+            members = tuple(node_for(a, _seen=seen) for a in non_nil)
+            node = TypeNode(type="duck", members=members)
+        if len(non_nil) < len(args):
+            node.allow_nil = True
+        return node
+    if origin is Literal:
+        values = typing.get_args(annotation)
+        return TypeNode(type=_common_type(values), one_of=values)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        values = tuple(member.value for member in annotation)
+        return TypeNode(type=_common_type(values), one_of=values)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return node_for_model(annotation, seen)
+    if annotation in _ATOMIC:
+        node = TypeNode(type=_ATOMIC[annotation])
+        node.sensitive = annotation in (SecretStr, SecretBytes)
+        return node
+    if isinstance(annotation, type) and issubclass(annotation, AnyUrl):
+        return TypeNode(type="string")
+    if origin is tuple or annotation is tuple:
+        args = typing.get_args(annotation)
+        if not args:
+            return TypeNode(type="array")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return TypeNode(type="array", element=node_for(args[0], _seen=seen))
+        return TypeNode(type="tuple", elements=tuple(node_for(a, _seen=seen) for a in args))
+    if annotation in _ARRAYS or origin in _ARRAYS:
+        args = typing.get_args(annotation)
+        element = node_for(args[0], _seen=seen) if args else None
+        return TypeNode(type="array", element=element)
+    if annotation in _MAPPINGS or origin in _MAPPINGS:
+        args = typing.get_args(annotation)
+        if not args:
+            return TypeNode(type="associative_array")
+        return TypeNode(
+            type="associative_array",
+            key=node_for(args[0], _seen=seen),
+            element=node_for(args[1], _seen=seen),
+        )
+    if isinstance(annotation, type) and issubclass(annotation, str):
+        return TypeNode(type="string")
+    raise UnsupportedTypeError(f"{_type_name(annotation)} is not a type Foobara can declare")
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or repr(annotation)
+
+
+def _common_type(values: tuple[Any, ...]) -> str:
+    kinds = {_ATOMIC.get(type(v), "duck") for v in values}
+    return kinds.pop() if len(kinds) == 1 else "duck"
+
+
+def _apply_metadata(node: TypeNode, metadata: tuple[Any, ...]) -> None:
+    for item in metadata:
+        if item is Sensitive or isinstance(item, Sensitive):
+            node.sensitive = True
+        elif isinstance(item, _EmailType):
+            node.type = "email"
+        elif isinstance(item, FieldInfo):
+            if item.description:
+                node.description = item.description
+            _apply_metadata(node, tuple(item.metadata))
+        elif isinstance(item, annotated_types.Ge):
+            node.constraints["min"] = item.ge
+        elif isinstance(item, annotated_types.Le):
+            node.constraints["max"] = item.le
+        elif isinstance(item, annotated_types.Gt):
+            node.constraints["greater_than"] = item.gt
+        elif isinstance(item, annotated_types.Lt):
+            node.constraints["less_than"] = item.lt
+        elif isinstance(item, annotated_types.MultipleOf):
+            node.constraints["multiple_of"] = item.multiple_of
+        elif isinstance(item, annotated_types.MaxLen):
+            node.constraints["max_length"] = item.max_length
+        elif isinstance(item, annotated_types.MinLen):
+            node.constraints["min_length"] = item.min_length
+        elif isinstance(item, annotated_types.GroupedMetadata):
+            _apply_metadata(node, tuple(item))
+        elif getattr(item, "pattern", None) is not None:
+            pattern = item.pattern
+            node.constraints["matches"] = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+
+
+# --------------------------------------------------------------------------------------------
+# Serialization
+
+
+def serialize(value: Any) -> Any:
+    """A JSON-ready copy of a result, with sensitive attributes removed (at any depth)."""
+    if isinstance(value, BaseModel):
+        hidden = _sensitive_fields(type(value))
+        return {
+            name: serialize(getattr(value, name))
+            for name in type(value).model_fields
+            if name not in hidden
+        } | {
+            name: serialize(extra)
+            for name, extra in (value.__pydantic_extra__ or {}).items()
+        }
+    if isinstance(value, (SecretStr, SecretBytes)):
+        return FILTERED
+    if isinstance(value, Mapping):
+        return {_key(k): serialize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [serialize(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return serialize(value.value)
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, uuid.UUID, AnyUrl)):
+        return str(value)
+    return value
+
+
+def _key(key: Any) -> Any:
+    return key.value if isinstance(key, enum.Enum) else key
+
+
+_SENSITIVE_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def _sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
+    hidden = _SENSITIVE_FIELDS.get(model)
+    if hidden is None:
+        hidden = frozenset(
+            name for name, info in model.model_fields.items() if _is_sensitive(info)
+        )
+        _SENSITIVE_FIELDS[model] = hidden
+    return hidden
+
+
+def _is_sensitive(info: FieldInfo) -> bool:
+    if info.annotation in (SecretStr, SecretBytes):
+        return True
+    return _has_sensitive_marker(tuple(info.metadata)) or _annotation_is_sensitive(info.annotation)
+
+
+def _annotation_is_sensitive(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is Annotated:
+        inner, *extra = typing.get_args(annotation)
+        return _has_sensitive_marker(tuple(extra)) or _annotation_is_sensitive(inner)
+    if typing.get_origin(annotation) in (typing.Union, pytypes.UnionType):
+        return any(_annotation_is_sensitive(a) for a in typing.get_args(annotation))
+    return annotation in (SecretStr, SecretBytes)
+
+
+def _has_sensitive_marker(metadata: tuple[Any, ...]) -> bool:
+    for item in metadata:
+        if item is Sensitive or isinstance(item, Sensitive):
+            return True
+        if isinstance(item, FieldInfo) and _has_sensitive_marker(tuple(item.metadata)):
+            return True
+    return False

@@ -1,0 +1,401 @@
+"""Casting and validating inputs with pydantic, and reporting problems the way Ruby Foobara does.
+
+pydantic does the work; this module translates its errors into Foobara's symbols, paths,
+contexts and precedence (missing attributes first, then unexpected ones, then everything else,
+level by level). Where Ruby casts a value that pydantic refuses (a number for a string, `None`
+for an attribute with a default), the value is repaired and validated again: the cost falls on
+the failure path only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import FoobaraError, PathPart
+from .types import FILTERED, FOOBARA_ERRORS, TypeNode
+
+__all__ = ["InputsCaster", "translate_errors", "describe_value"]
+
+_DELETE = object()
+_MAX_REPAIR_ROUNDS = 3
+
+# pydantic error types meaning "this value is not of that type at all".
+_CANNOT_CAST = frozenset(
+    {
+        "int_type", "int_parsing", "int_parsing_size", "int_from_float",
+        "float_type", "float_parsing", "finite_number",
+        "bool_type", "bool_parsing",
+        "string_type", "string_unicode", "string_sub_type", "bytes_type", "bytes_invalid_encoding",
+        "decimal_type", "decimal_parsing",
+        "date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact",
+        "datetime_type", "datetime_parsing", "datetime_object_invalid", "datetime_from_date_parsing",
+        "time_type", "time_parsing", "timedelta_type", "timedelta_parsing",
+        "uuid_type", "uuid_parsing", "url_type", "url_parsing",
+        "model_type", "model_attributes_type", "dataclass_type", "dict_type", "mapping_type",
+        "list_type", "tuple_type", "set_type", "frozen_set_type", "iterable_type",
+        "is_instance_of", "is_subclass_of", "none_required", "callable_type",
+        "json_type", "json_invalid",
+    }
+)  # fmt: skip
+
+# What each type accepts, for the end of a cannot_cast message (Ruby's wording where the
+# reference outputs show it).
+_EXPECTATIONS = {
+    "integer": "a Integer, or be a string of digits optionally with a minus sign in front",
+    "float": "a Float, be an Integer, or be a string of digits with one decimal point optionally "
+    "amongst them and optionally with a minus sign in front and optionally an exponent denoted with e",
+    "big_decimal": "a BigDecimal, be an Integer, or be a string of digits with one decimal point "
+    "optionally amongst them and optionally with a minus sign in front and optionally an exponent "
+    "denoted with e",
+    "string": "a String, be a Numeric, or be a Symbol",
+    "email": "a String, be a Numeric, or be a Symbol",
+    "symbol": "a Symbol, or be a String",
+    "boolean": "a TrueClass or FalseClass, or be a String or Symbol that is one of true, t, 1, yes, y, "
+    "false, f, 0, no, n (case-insensitive)",
+    "date": "a Date, or be a valid date string with year-month-day order",
+    "datetime": "a Time, be a Date, be an integer representing seconds since epoch, or be a valid date string",
+    "array": "a list, or be a tuple or a set",
+    "tuple": "a list, or be a tuple",
+    "attributes": "a hash with symbolizable keys, or be a model instance",
+    "associative_array": "a Hash, or be an array of pairs",
+    "duck": "one of the declared types",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Located:
+    path: tuple[PathPart, ...]
+    node: TypeNode | None  # None: the location names an attribute that does not exist
+    parent: TypeNode | None  # the attributes node holding the last path part, if any
+    sensitive: bool
+    in_union: bool  # the location lies inside a union: report it at the union's path
+
+
+def _locate(root: TypeNode, loc: tuple[Any, ...]) -> _Located:
+    node: TypeNode | None = root
+    parent: TypeNode | None = None
+    path: list[PathPart] = []
+    sensitive = root.sensitive
+    for part in loc:
+        if node is None:
+            break
+        if node.members is not None:
+            return _Located(tuple(path), node, parent, sensitive, True)
+        parent = None
+        if node.fields is not None:
+            spec = node.field_named(part)
+            parent = node
+            node = spec.node if spec is not None else None
+        elif node.elements is not None:
+            node = node.elements[part] if isinstance(part, int) and part < len(node.elements) else None
+        elif node.type == "associative_array":
+            if isinstance(part, str) and part == "[key]":
+                continue
+            node = node.element
+        elif node.type == "array":
+            node = node.element
+        else:  # an atomic type: pydantic went deeper than Foobara sees
+            break
+        path.append(part)
+        if node is not None and node.sensitive:
+            sensitive = True
+    return _Located(tuple(path), node, parent, sensitive, False)
+
+
+def describe_value(value: Any) -> str:
+    """A value written as Ruby's `inspect` writes it, for messages shared with Ruby Foobara."""
+    if value is None:
+        return "nil"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(describe_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{describe_value(k)} => {describe_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _symbols(names: Iterable[Any]) -> str:
+    return "[" + ", ".join(f":{name}" for name in names) + "]"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiouy" else "a"
+
+
+def _at(path: tuple[PathPart, ...]) -> str:
+    return f"At {'.'.join(str(p) for p in path)}: " if path else ""
+
+
+def _value_at(data: Any, path: tuple[PathPart, ...]) -> Any:
+    for part in path:
+        try:
+            data = data[part] if not isinstance(data, BaseModel) else getattr(data, str(part))
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return None
+    return data
+
+
+def _cannot_cast(path: tuple[PathPart, ...], node: TypeNode, value: Any, sensitive: bool) -> FoobaraError:
+    shown = FILTERED if sensitive else describe_value(value)
+    type_name = node.type
+    message = (
+        f"{_at(path)}Cannot cast {shown} to {_article(type_name)} {type_name}. "
+        f"Expected it to be {_EXPECTATIONS.get(type_name, 'a ' + type_name)}"
+    )
+    return FoobaraError(
+        symbol="cannot_cast",
+        message=message,
+        category="data",
+        path=path,
+        context={"cast_to": node.declaration(), "value": FILTERED if sensitive else value},
+        is_fatal=True,
+    )
+
+
+def _missing(path: tuple[PathPart, ...]) -> FoobaraError:
+    name = path[-1]
+    return FoobaraError(
+        symbol="missing_required_attribute",
+        message=f"Missing required attribute {name}",
+        category="data",
+        path=path,
+        context={"attribute_name": name},
+        is_fatal=True,
+    )
+
+
+def _unexpected(path: tuple[PathPart, ...], names: list[Any], allowed: list[str]) -> FoobaraError:
+    return FoobaraError(
+        symbol="unexpected_attributes",
+        message=f"Unexpected attributes {_symbols(names)}. Expected only {_symbols(allowed)}",
+        category="data",
+        path=path,
+        context={"unexpected_attributes": names, "allowed_attributes": allowed},
+        is_fatal=True,
+    )
+
+
+def _data_error(path: tuple[PathPart, ...], symbol: str, message: str, context: dict[str, Any]) -> FoobaraError:
+    return FoobaraError(symbol=symbol, message=message, category="data", path=path, context=context)
+
+
+def _validator_error(err: Mapping[str, Any], at: _Located) -> list[FoobaraError]:
+    """Errors from validators (constraints, one_of, custom checks): not fatal."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    path = at.path
+    value = FILTERED if at.sensitive else err.get("input")
+    shown = FILTERED if at.sensitive else describe_value(value)
+    node = at.node
+    if kind == FOOBARA_ERRORS:
+        return [
+            _data_error(path, symbol, message, {**context, "value": FILTERED} if at.sensitive else context)
+            for symbol, message, context in ctx["errors"]
+        ]
+    if kind in ("literal_error", "enum"):
+        valid = list(node.one_of) if node is not None and node.one_of is not None else []
+        return [_data_error(path, "value_not_valid", f"{value} is not one of {describe_value(valid)}",
+                            {"value": value, "valid_values": valid})]
+    if node is not None and node.elements is not None and kind in ("too_long", "too_short"):
+        size = len(node.elements)
+        actual = ctx.get("actual_length")
+        return [_data_error(path, "incorrect_tuple_size",
+                            f"Invalid tuple size. {shown} should have had {size} elements but had {actual}.",
+                            {"expected_size": size, "actual_size": actual, "value": value})]
+    if kind in ("string_too_long", "too_long"):
+        limit = ctx.get("max_length")
+        return [_data_error(path, "max_length_exceeded", f"Max length exceeded. Cannot be longer than {limit}",
+                            {"value": value, "max_length": limit})]
+    if kind in ("string_too_short", "too_short"):
+        limit = ctx.get("min_length")
+        return [_data_error(path, "min_length_not_met", f"Min length not met. Cannot be shorter than {limit}",
+                            {"value": value, "min_length": limit})]
+    if kind == "less_than_equal":
+        return [_data_error(path, "max_exceeded", f"Max exceeded. {shown} is larger than {ctx['le']}",
+                            {"value": value, "max": ctx["le"]})]
+    if kind == "greater_than_equal":
+        return [_data_error(path, "below_minimum", f"Below minimum allowed. {shown} is less than {ctx['ge']}",
+                            {"value": value, "min": ctx["ge"]})]
+    if kind == "greater_than":
+        return [_data_error(path, "not_greater_than", f"Must be greater than {ctx['gt']}",
+                            {"value": value, "greater_than": ctx["gt"]})]
+    if kind == "less_than":
+        return [_data_error(path, "not_less_than", f"Must be less than {ctx['lt']}",
+                            {"value": value, "less_than": ctx["lt"]})]
+    if kind == "multiple_of":
+        return [_data_error(path, "not_multiple_of", f"Must be a multiple of {ctx['multiple_of']}",
+                            {"value": value, "multiple_of": ctx["multiple_of"]})]
+    if kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern")
+        return [_data_error(path, "does_not_match", f"{shown} did not match /{pattern}/",
+                            {"value": value, "regex": pattern})]
+    if kind in ("value_error", "assertion_error"):
+        error = ctx.get("error")
+        text = str(error) if error is not None else err.get("msg", "Invalid")
+        return [_data_error(path, "invalid", text, {"value": value})]
+    # A PydanticCustomError names its own symbol; any other pydantic check keeps its name.
+    context = {"value": value, **{k: v for k, v in ctx.items() if k != "error"}}
+    return [_data_error(path, kind, err.get("msg", kind), context)]
+
+
+def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, Any]]) -> list[FoobaraError]:
+    """pydantic's errors for `data` validated against `root`, as Foobara errors, with Ruby's
+    precedence: at each attributes level, missing attributes alone, else unexpected ones alone,
+    else every attribute's own errors."""
+    missing: list[FoobaraError] = []
+    others: list[FoobaraError] = []
+    unexpected: dict[tuple[PathPart, ...], list[Any]] = {}
+    union_paths: set[tuple[PathPart, ...]] = set()
+
+    for err in errors:
+        at = _locate(root, tuple(err["loc"]))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            unexpected.setdefault(at.path[:-1], []).append(at.path[-1])
+        elif at.in_union:
+            if at.path not in union_paths:
+                union_paths.add(at.path)
+                assert at.node is not None
+                others.append(_cannot_cast(at.path, at.node, _value_at(data, at.path), at.sensitive))
+        elif kind == "missing":
+            missing.append(_missing(at.path))
+        elif kind in _CANNOT_CAST and at.node is not None:
+            others.append(_cannot_cast(at.path, at.node, err.get("input"), at.sensitive))
+        else:
+            others.extend(_validator_error(err, at))
+
+    unexpected_errors = [
+        _unexpected(level, names, _allowed_names(root, level)) for level, names in unexpected.items()
+    ]
+    # Levels that stop at a fatal error: missing attributes, or else unexpected ones.
+    missing_levels = {error.path[:-1] for error in missing}
+    stopped = missing_levels | {e.path for e in unexpected_errors}
+
+    def stopped_above(level: tuple[PathPart, ...]) -> bool:
+        return any(level[:i] in stopped for i in range(len(level)))
+
+    result = sorted(
+        (e for e in missing if not stopped_above(e.path[:-1])),
+        key=lambda e: tuple(str(p) for p in e.path),
+    )
+    result += [e for e in unexpected_errors if e.path not in missing_levels and not stopped_above(e.path)]
+    result += [e for e in others if not stopped_above(e.path)]
+    return _dedupe(result)
+
+
+def _dedupe(errors: list[FoobaraError]) -> list[FoobaraError]:
+    seen: dict[str, FoobaraError] = {}
+    for error in errors:
+        seen.setdefault(error.key, error)
+    return list(seen.values())
+
+
+def _allowed_names(root: TypeNode, level: tuple[PathPart, ...]) -> list[str]:
+    node = _locate(root, level).node if level else root
+    if node is None or node.fields is None:
+        return []
+    return [spec.alias or spec.name for spec in node.fields.values()]
+
+
+# --------------------------------------------------------------------------------------------
+# Repairs: values Ruby casts and pydantic refuses.
+
+
+def _repairs(root: TypeNode, errors: Iterable[Mapping[str, Any]]) -> list[tuple[tuple[Any, ...], Any]]:
+    repairs = []
+    for err in errors:
+        kind = err["type"]
+        if kind in ("missing", "extra_forbidden"):
+            continue
+        value = err.get("input")
+        at = _locate(root, tuple(err["loc"]))
+        if at.in_union or at.node is None or len(at.path) != len(err["loc"]):
+            continue
+        if value is None and at.parent is not None and not at.node.allow_nil:
+            spec = at.parent.field_named(at.path[-1])
+            if spec is not None and not spec.required:
+                repairs.append((tuple(err["loc"]), _DELETE))
+        elif (
+            kind == "string_type"
+            and isinstance(value, (int, float, Decimal))
+            and not isinstance(value, bool)
+        ):
+            repairs.append((tuple(err["loc"]), str(value)))
+    return repairs
+
+
+def _apply_repair(data: Any, loc: tuple[Any, ...], replacement: Any) -> Any:
+    head, rest = loc[0], loc[1:]
+    if isinstance(data, Mapping):
+        copy: Any = dict(data)
+    elif isinstance(data, (list, tuple)):
+        copy = list(data)
+    else:
+        return data
+    if rest:
+        copy[head] = _apply_repair(copy[head], rest, replacement)
+    elif replacement is _DELETE:
+        del copy[head]
+    else:
+        copy[head] = replacement
+    return copy
+
+
+def validate_with_repairs(
+    validate: Callable[[Any], Any], root: TypeNode, data: Any, error: ValidationError
+) -> tuple[Any, list[FoobaraError]]:
+    """After pydantic refused `data`: repair what Ruby would cast and try again; otherwise,
+    translate the errors. Returns (value, []) or (None, errors)."""
+    for _ in range(_MAX_REPAIR_ROUNDS):
+        errors = error.errors(include_url=False)
+        repairs = _repairs(root, errors)
+        if not repairs:
+            break
+        for loc, replacement in repairs:
+            data = _apply_repair(data, loc, replacement)
+        try:
+            return validate(data), []
+        except ValidationError as again:
+            error = again
+    return None, translate_errors(root, data, error.errors(include_url=False))
+
+
+class InputsCaster:
+    """Casts and validates a command's raw inputs into its inputs model; made once per class."""
+
+    __slots__ = ("_extra", "_validate", "model", "node")
+
+    def __init__(self, model: type[BaseModel] | None, node: TypeNode | None) -> None:
+        self.model = model
+        self.node = node
+        if model is not None:
+            # Unexpected inputs are an error, as in Ruby, unless the model chose otherwise.
+            self._extra = None if "extra" in model.model_config else "forbid"
+            self._validate = model.__pydantic_validator__.validate_python
+
+    def __call__(self, raw: Mapping[str, Any]) -> tuple[Any, list[FoobaraError]]:
+        if self.model is None:
+            if raw:
+                return None, [_unexpected((), list(raw), [])]
+            return None, []
+        try:
+            return self._validate(raw, extra=self._extra), []
+        except ValidationError as error:
+            assert self.node is not None
+            return validate_with_repairs(self._revalidate, self.node, raw, error)
+
+    def _revalidate(self, data: Any) -> Any:
+        return self._validate(data, extra=self._extra)
