@@ -15,7 +15,12 @@ from foobara_py import CommandFailedError, Outcome, lookup_command
 from tests import acme
 from tests.conftest import load_fixture
 
-OUTCOME_FILES = ["add_outcomes.json", "divide_outcomes.json", "create_user_outcomes.json", "register_user_outcomes.json"]
+OUTCOME_FILES = [
+    "add_outcomes.json",
+    "divide_outcomes.json",
+    "create_user_outcomes.json",
+    "register_user_outcomes.json",
+]
 CASES = [
     pytest.param(case, id=f"{case['command'].split('::')[-1]}-{case['case']}")
     for name in OUTCOME_FILES

@@ -38,7 +38,7 @@ from .errors import (
     humanize,
 )
 from .outcome import Outcome
-from .transaction import Transaction, TransactionResource, _open
+from .transaction import Transaction, TransactionResource, _open, open_transactions
 from .types import TypeNode, node_for, node_for_model
 from .validation import InputsCaster, translate_errors
 
@@ -47,6 +47,7 @@ __all__ = ["AsyncCommand", "Command", "CommandBase"]
 InputsT = TypeVar("InputsT")
 ResultT = TypeVar("ResultT")
 R = TypeVar("R")
+_TYPE_PARAMETERS: Any = (InputsT, ResultT)
 
 _HOOKS = ("load_records", "validate_records", "validate", "before_execute", "execute", "after_execute")
 _UNSET: Any = object()
@@ -61,8 +62,13 @@ class _Around:
 
     __slots__ = ("arounds", "command", "perform", "transition")
 
-    def __init__(self, command: CommandBase[Any, Any], transition: str, arounds: tuple[Callable[..., Any], ...],
-                 perform: Callable[[Any], Generator[Any, Any, Any]]) -> None:
+    def __init__(
+        self,
+        command: CommandBase[Any, Any],
+        transition: str,
+        arounds: tuple[Callable[..., Any], ...],
+        perform: Callable[[Any], Generator[Any, Any, Any]],
+    ) -> None:
         self.command = command
         self.transition = transition
         self.arounds = arounds
@@ -139,8 +145,8 @@ class CommandBase(Generic[InputsT, ResultT]):
 
     # --- resolved when the class is created ----------------------------------------------
     _is_async: ClassVar[bool] = False
-    _inputs_type: ClassVar[Any] = InputsT
-    _result_type: ClassVar[Any] = ResultT
+    _inputs_type: ClassVar[Any] = _TYPE_PARAMETERS[0]
+    _result_type: ClassVar[Any] = _TYPE_PARAMETERS[1]
     _inputs_caster: ClassVar[InputsCaster | None] = None
     _inputs_node: ClassVar[TypeNode | None] = None
     _result_node: ClassVar[TypeNode | None] = None
@@ -311,8 +317,7 @@ class CommandBase(Generic[InputsT, ResultT]):
         cls = type(self)
         if command not in cls._subcommands:
             raise SubcommandNotRegisteredError(
-                f"{cls.full_name()} ran {_name_of(command)} without declaring it: "
-                f"add it to {cls.__name__}.depends_on"
+                f"{cls.full_name()} ran {_name_of(command)} without declaring it: add it to {cls.__name__}.depends_on"
             )
         if not cls._domain.can_run_commands_of(command._domain):
             raise CannotAccessDomainError(
@@ -344,7 +349,7 @@ class CommandBase(Generic[InputsT, ResultT]):
             )
         command = cls.__new__(cls)
         command.raw_inputs = dict(raw_inputs)
-        command.inputs = None
+        command.inputs = None  # type: ignore[assignment]
         command.result = None
         command.state = "initialized"
         command.outcome = None
@@ -370,9 +375,7 @@ class CommandBase(Generic[InputsT, ResultT]):
             if self._inflight:  # concurrent subcommands still running: keep their errors too
                 yield self._wait_for_subcommands
             if not self._errors:
-                self.add_error(
-                    FoobaraError("halted", "The command halted without reporting an error", "runtime")
-                )
+                self.add_error(FoobaraError("halted", "The command halted without reporting an error", "runtime"))
             yield from self._rollback()
             yield from self._finish("fail", table)
             self.outcome = Outcome(None, self._errors.values())
@@ -425,7 +428,7 @@ class CommandBase(Generic[InputsT, ResultT]):
     # The steps of a run. Each is a generator so it can yield calls that may need awaiting.
 
     def _open_transaction(self) -> Generator[Any, Any, None]:
-        already_open = _open.get()
+        already_open = open_transactions()
         mine: dict[Any, Transaction] = {}
         for resource in type(self).transaction_resources:
             if resource not in already_open:  # else join the caller's transaction
@@ -455,8 +458,7 @@ class CommandBase(Generic[InputsT, ResultT]):
                 self._errors.setdefault(error.key, error)
         else:
             self.inputs = inputs
-        return
-        yield  # a generator, like every step
+        yield from ()  # a generator, like every step
 
     def _load_records(self) -> Generator[Any, Any, None]:
         yield self.load_records  # type: ignore[attr-defined]
@@ -487,8 +489,7 @@ class CommandBase(Generic[InputsT, ResultT]):
 
 
 def _nothing(command: Any) -> Generator[Any, Any, None]:
-    return
-    yield
+    yield from ()
 
 
 def _name_of(command: Any) -> str:
@@ -532,9 +533,7 @@ def _context_adapter(declared: PossibleError) -> TypeAdapter[Any]:
         context_type = declared.context
         if isinstance(context_type, Mapping):
             fields: dict[str, Any] = {name: (kind, ...) for name, kind in context_type.items()}
-            context_type = create_model(
-                f"{declared.symbol}_context", __config__=ConfigDict(extra="forbid"), **fields
-            )
+            context_type = create_model(f"{declared.symbol}_context", __config__=ConfigDict(extra="forbid"), **fields)
         adapter = _CONTEXT_ADAPTERS[declared] = TypeAdapter(context_type)
     return adapter
 
@@ -575,9 +574,7 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     if not cls._is_async:
         for name in overrides:
             if inspect.iscoroutinefunction(getattr(cls, name)):
-                raise TypeError(
-                    f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks"
-                )
+                raise TypeError(f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks")
 
     cls._subcommands = frozenset(_command_list(cls, "depends_on"))
     cls._declared_errors = _declared_errors(cls)
@@ -588,6 +585,7 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     cls._inputs_node, cls._inputs_caster = _inputs_of(cls, inputs_type)
     cls._result_node, cls._result_validate = _result_of(cls, result_type)
 
+    cls._place_in(GLOBAL_DOMAIN)  # until a decorator places it elsewhere
     if "execute" in overrides and not cls.__dict__.get("abstract", False):
         _registry.add_pending(cls)
 
@@ -630,9 +628,7 @@ def _inputs_of(cls: type[CommandBase[Any, Any]], inputs_type: Any) -> tuple[Type
     if inputs_type is None or inputs_type is type(None):
         return None, InputsCaster(None, None)
     if not (isinstance(inputs_type, type) and issubclass(inputs_type, BaseModel)):
-        raise TypeError(
-            f"{cls.__name__}: inputs must be a pydantic model (or None), not {inputs_type!r}"
-        )
+        raise TypeError(f"{cls.__name__}: inputs must be a pydantic model (or None), not {inputs_type!r}")
     try:
         node = node_for_model(inputs_type)
     except UnsupportedTypeError as exc:
@@ -640,7 +636,9 @@ def _inputs_of(cls: type[CommandBase[Any, Any]], inputs_type: Any) -> tuple[Type
     return node, InputsCaster(inputs_type, node)
 
 
-def _result_of(cls: type[CommandBase[Any, Any]], result_type: Any) -> tuple[TypeNode | None, Callable[[Any], Any] | None]:
+def _result_of(
+    cls: type[CommandBase[Any, Any]], result_type: Any
+) -> tuple[TypeNode | None, Callable[[Any], Any] | None]:
     if result_type is Any:
         return node_for(Any), None
     try:
@@ -681,9 +679,7 @@ def _compile(cls: type[CommandBase[Any, Any]]) -> tuple[tuple[Any, ...], dict[st
     if cls.transaction_resources:
         needed.add("transaction")
     plan = tuple(
-        (transition, step)
-        for transition, step, hook in _STEPS
-        if hook is None or hook in needed or transition in table
+        (transition, step) for transition, step, hook in _STEPS if hook is None or hook in needed or transition in table
     )
     cls._compiled = (plan, table)
     return cls._compiled

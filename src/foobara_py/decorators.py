@@ -29,8 +29,12 @@ def _domain_for(domain: Domain | str | None, organization: Organization | str | 
     return find_or_create_domain(domain, organization)
 
 
-def _placer(kind: type[CommandBase[Any, Any]], decorator: str, domain: Domain | str | None,
-            organization: Organization | str | None) -> Callable[[C], C]:
+def _placer(
+    kind: type[CommandBase[Any, Any]],
+    decorator: str,
+    domain: Domain | str | None,
+    organization: Organization | str | None,
+) -> Callable[[C], C]:
     target = _domain_for(domain, organization)
 
     def place(cls: C) -> C:
@@ -45,9 +49,12 @@ def _placer(kind: type[CommandBase[Any, Any]], decorator: str, domain: Domain | 
 @overload
 def command(cls: C, /) -> C: ...
 @overload
-def command(*, domain: Domain | str | None = None, organization: Organization | str | None = None) -> Callable[[C], C]: ...
-def command(cls: C | None = None, /, *, domain: Domain | str | None = None,
-            organization: Organization | str | None = None) -> C | Callable[[C], C]:
+def command(
+    *, domain: Domain | str | None = None, organization: Organization | str | None = None
+) -> Callable[[C], C]: ...
+def command(
+    cls: C | None = None, /, *, domain: Domain | str | None = None, organization: Organization | str | None = None
+) -> C | Callable[[C], C]:
     """`@command(domain="Math", organization="Acme")` puts a Command in a domain."""
     place = _placer(Command, "command", domain, organization)
     return place(cls) if cls is not None else place
@@ -56,9 +63,12 @@ def command(cls: C | None = None, /, *, domain: Domain | str | None = None,
 @overload
 def async_command(cls: C, /) -> C: ...
 @overload
-def async_command(*, domain: Domain | str | None = None, organization: Organization | str | None = None) -> Callable[[C], C]: ...
-def async_command(cls: C | None = None, /, *, domain: Domain | str | None = None,
-                  organization: Organization | str | None = None) -> C | Callable[[C], C]:
+def async_command(
+    *, domain: Domain | str | None = None, organization: Organization | str | None = None
+) -> Callable[[C], C]: ...
+def async_command(
+    cls: C | None = None, /, *, domain: Domain | str | None = None, organization: Organization | str | None = None
+) -> C | Callable[[C], C]:
     """`@async_command(domain="Users", organization="MyApp")` puts an AsyncCommand in a domain."""
     place = _placer(AsyncCommand, "async_command", domain, organization)
     return place(cls) if cls is not None else place
@@ -72,8 +82,13 @@ def _classify(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", name) if part)
 
 
-def _command_from_function(fn: Callable[..., Any], kind: type[CommandBase[Any, Any]], name: str | None,
-                           domain: Domain | str | None, organization: Organization | str | None) -> Any:
+def _command_from_function(
+    fn: Callable[..., Any],
+    kind: type[CommandBase[Any, Any]],
+    name: str | None,
+    domain: Domain | str | None,
+    organization: Organization | str | None,
+) -> Any:
     class_name = name or _classify(fn.__name__)
     hints = typing.get_type_hints(fn, include_extras=True)
     fields: dict[str, Any] = {}
@@ -90,16 +105,15 @@ def _command_from_function(fn: Callable[..., Any], kind: type[CommandBase[Any, A
     result = hints.get("return", Any)
     names = tuple(fields)
 
-    if kind is AsyncCommand:
-        async def execute(self: Any) -> Any:
-            return await fn(**{n: getattr(self.inputs, n) for n in names})
-    else:
-        def execute(self: Any) -> Any:
-            return fn(**{n: getattr(self.inputs, n) for n in names})
+    def execute(self: Any) -> Any:
+        return fn(**{n: getattr(self.inputs, n) for n in names})
+
+    async def execute_async(self: Any) -> Any:
+        return await fn(**{n: getattr(self.inputs, n) for n in names})
 
     def body(namespace: dict[str, Any]) -> None:
         namespace.update(
-            execute=execute,
+            execute=execute_async if kind is AsyncCommand else execute,
             __doc__=fn.__doc__,
             __module__=fn.__module__,
             __qualname__=class_name,
@@ -115,10 +129,17 @@ def _command_from_function(fn: Callable[..., Any], kind: type[CommandBase[Any, A
 @overload
 def simple_command(fn: F, /) -> Any: ...
 @overload
-def simple_command(*, name: str | None = None, domain: Domain | str | None = None,
-                   organization: Organization | str | None = None) -> Callable[[F], Any]: ...
-def simple_command(fn: F | None = None, /, *, name: str | None = None, domain: Domain | str | None = None,
-                   organization: Organization | str | None = None) -> Any:
+def simple_command(
+    *, name: str | None = None, domain: Domain | str | None = None, organization: Organization | str | None = None
+) -> Callable[[F], Any]: ...
+def simple_command(
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    domain: Domain | str | None = None,
+    organization: Organization | str | None = None,
+) -> Any:
     """Make a Command from a function: inputs from its parameters, result from its return
     annotation, description from its docstring. `add.run(a=1)` runs it."""
 
@@ -133,16 +154,24 @@ def simple_command(fn: F | None = None, /, *, name: str | None = None, domain: D
 @overload
 def async_simple_command(fn: F, /) -> Any: ...
 @overload
-def async_simple_command(*, name: str | None = None, domain: Domain | str | None = None,
-                         organization: Organization | str | None = None) -> Callable[[F], Any]: ...
-def async_simple_command(fn: F | None = None, /, *, name: str | None = None, domain: Domain | str | None = None,
-                         organization: Organization | str | None = None) -> Any:
+def async_simple_command(
+    *, name: str | None = None, domain: Domain | str | None = None, organization: Organization | str | None = None
+) -> Callable[[F], Any]: ...
+def async_simple_command(
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    domain: Domain | str | None = None,
+    organization: Organization | str | None = None,
+) -> Any:
     """Make an AsyncCommand from an `async def` function."""
 
     def make(function: F) -> Any:
         if not inspect.iscoroutinefunction(function):
-            raise TypeError(f"{getattr(function, '__qualname__', function)!s} is not an async def function: "
-                            "use @simple_command")
+            raise TypeError(
+                f"{getattr(function, '__qualname__', function)!s} is not an async def function: use @simple_command"
+            )
         return _command_from_function(function, AsyncCommand, name, domain, organization)
 
     return make(fn) if fn is not None else make

@@ -80,7 +80,7 @@ class Domain:
         self.is_global = False
         if isinstance(organization, str):
             organization = _registry.organizations.get(organization) or Organization(organization)
-        self.organization = organization or GLOBAL_ORGANIZATION
+        self.organization: Organization = organization or GLOBAL_ORGANIZATION
         self._dependencies: list[str] = []
         for other in depends_on:
             self.add_dependency(other)

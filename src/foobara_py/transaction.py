@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Transaction", "TransactionResource", "open_transactions"]
@@ -20,8 +21,8 @@ __all__ = ["Transaction", "TransactionResource", "open_transactions"]
 
 @runtime_checkable
 class Transaction(Protocol):
-    def commit(self) -> None | Awaitable[None]: ...
-    def rollback(self) -> None | Awaitable[None]: ...
+    def commit(self) -> Awaitable[None] | None: ...
+    def rollback(self) -> Awaitable[None] | None: ...
 
 
 @runtime_checkable
@@ -29,9 +30,10 @@ class TransactionResource(Protocol):
     def begin(self) -> Transaction | Awaitable[Transaction]: ...
 
 
-_open: ContextVar[Mapping[Any, Transaction]] = ContextVar("foobara_open_transactions", default={})
+_open: ContextVar[Mapping[Any, Transaction]] = ContextVar("foobara_open_transactions")
+_NONE_OPEN: Mapping[Any, Transaction] = MappingProxyType({})
 
 
 def open_transactions() -> Mapping[Any, Transaction]:
     """The transactions open in the current command run, by resource."""
-    return _open.get()
+    return _open.get(_NONE_OPEN)

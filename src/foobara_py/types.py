@@ -8,6 +8,7 @@ its declarations.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import enum
 import re
@@ -150,7 +151,7 @@ class TypeNode:
     elements: tuple[TypeNode, ...] | None = None  # tuple
     key: TypeNode | None = None  # associative_array keys
     members: tuple[TypeNode, ...] | None = None  # a union of several types
-    model: type[BaseModel] | None = None
+    model: builtins.type[BaseModel] | None = None
     _declaration: Any = field(default=None, repr=False)
     _by_alias: dict[str, str] | None = field(default=None, repr=False)
 
@@ -175,9 +176,7 @@ class TypeNode:
 def _declare(node: TypeNode) -> Any:
     decl: dict[str, Any] = {"type": node.type}
     if node.fields is not None:
-        decl["element_type_declarations"] = {
-            name: spec.node.declaration() for name, spec in node.fields.items()
-        }
+        decl["element_type_declarations"] = {name: spec.node.declaration() for name, spec in node.fields.items()}
         required = sorted(name for name, spec in node.fields.items() if spec.required)
         if required:
             decl["required"] = required
@@ -242,9 +241,7 @@ _MAPPINGS = (dict, Mapping, typing.Dict)  # noqa: UP006
 def node_for_model(model: type[BaseModel], _seen: tuple[type, ...] = ()) -> TypeNode:
     """The attributes node of a pydantic model (declared inline, as Ruby declares attributes)."""
     if model in _seen:
-        raise UnsupportedTypeError(
-            f"{model.__name__} refers to itself; recursive models cannot be declared inline"
-        )
+        raise UnsupportedTypeError(f"{model.__name__} refers to itself; recursive models cannot be declared inline")
     seen = (*_seen, model)
     fields: dict[str, FieldSpec] = {}
     for name, info in model.model_fields.items():
@@ -389,13 +386,8 @@ def serialize(value: Any) -> Any:
     """A JSON-ready copy of a result, with sensitive attributes removed (at any depth)."""
     if isinstance(value, BaseModel):
         hidden = _sensitive_fields(type(value))
-        return {
-            name: serialize(getattr(value, name))
-            for name in type(value).model_fields
-            if name not in hidden
-        } | {
-            name: serialize(extra)
-            for name, extra in (value.__pydantic_extra__ or {}).items()
+        return {name: serialize(getattr(value, name)) for name in type(value).model_fields if name not in hidden} | {
+            name: serialize(extra) for name, extra in (value.__pydantic_extra__ or {}).items()
         }
     if isinstance(value, (SecretStr, SecretBytes)):
         return FILTERED
@@ -422,9 +414,7 @@ _SENSITIVE_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
 def _sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
     hidden = _SENSITIVE_FIELDS.get(model)
     if hidden is None:
-        hidden = frozenset(
-            name for name, info in model.model_fields.items() if _is_sensitive(info)
-        )
+        hidden = frozenset(name for name, info in model.model_fields.items() if _is_sensitive(info))
         _SENSITIVE_FIELDS[model] = hidden
     return hidden
 

@@ -13,14 +13,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from .errors import FoobaraError, PathPart
 from .types import FILTERED, FOOBARA_ERRORS, TypeNode
 
-__all__ = ["InputsCaster", "translate_errors", "describe_value"]
+__all__ = ["InputsCaster", "describe_value", "translate_errors"]
 
 _DELETE = object()
 _MAX_REPAIR_ROUNDS = 3
@@ -207,41 +207,94 @@ def _validator_error(err: Mapping[str, Any], at: _Located) -> list[FoobaraError]
         ]
     if kind in ("literal_error", "enum"):
         valid = list(node.one_of) if node is not None and node.one_of is not None else []
-        return [_data_error(path, "value_not_valid", f"{value} is not one of {describe_value(valid)}",
-                            {"value": value, "valid_values": valid})]
+        return [
+            _data_error(
+                path,
+                "value_not_valid",
+                f"{value} is not one of {describe_value(valid)}",
+                {"value": value, "valid_values": valid},
+            )
+        ]
     if node is not None and node.elements is not None and kind in ("too_long", "too_short"):
         size = len(node.elements)
         actual = ctx.get("actual_length")
-        return [_data_error(path, "incorrect_tuple_size",
-                            f"Invalid tuple size. {shown} should have had {size} elements but had {actual}.",
-                            {"expected_size": size, "actual_size": actual, "value": value})]
+        return [
+            _data_error(
+                path,
+                "incorrect_tuple_size",
+                f"Invalid tuple size. {shown} should have had {size} elements but had {actual}.",
+                {"expected_size": size, "actual_size": actual, "value": value},
+            )
+        ]
     if kind in ("string_too_long", "too_long"):
         limit = ctx.get("max_length")
-        return [_data_error(path, "max_length_exceeded", f"Max length exceeded. Cannot be longer than {limit}",
-                            {"value": value, "max_length": limit})]
+        return [
+            _data_error(
+                path,
+                "max_length_exceeded",
+                f"Max length exceeded. Cannot be longer than {limit}",
+                {"value": value, "max_length": limit},
+            )
+        ]
     if kind in ("string_too_short", "too_short"):
         limit = ctx.get("min_length")
-        return [_data_error(path, "min_length_not_met", f"Min length not met. Cannot be shorter than {limit}",
-                            {"value": value, "min_length": limit})]
+        return [
+            _data_error(
+                path,
+                "min_length_not_met",
+                f"Min length not met. Cannot be shorter than {limit}",
+                {"value": value, "min_length": limit},
+            )
+        ]
     if kind == "less_than_equal":
-        return [_data_error(path, "max_exceeded", f"Max exceeded. {shown} is larger than {ctx['le']}",
-                            {"value": value, "max": ctx["le"]})]
+        return [
+            _data_error(
+                path,
+                "max_exceeded",
+                f"Max exceeded. {shown} is larger than {ctx['le']}",
+                {"value": value, "max": ctx["le"]},
+            )
+        ]
     if kind == "greater_than_equal":
-        return [_data_error(path, "below_minimum", f"Below minimum allowed. {shown} is less than {ctx['ge']}",
-                            {"value": value, "min": ctx["ge"]})]
+        return [
+            _data_error(
+                path,
+                "below_minimum",
+                f"Below minimum allowed. {shown} is less than {ctx['ge']}",
+                {"value": value, "min": ctx["ge"]},
+            )
+        ]
     if kind == "greater_than":
-        return [_data_error(path, "not_greater_than", f"Must be greater than {ctx['gt']}",
-                            {"value": value, "greater_than": ctx["gt"]})]
+        return [
+            _data_error(
+                path,
+                "not_greater_than",
+                f"Must be greater than {ctx['gt']}",
+                {"value": value, "greater_than": ctx["gt"]},
+            )
+        ]
     if kind == "less_than":
-        return [_data_error(path, "not_less_than", f"Must be less than {ctx['lt']}",
-                            {"value": value, "less_than": ctx["lt"]})]
+        return [
+            _data_error(
+                path, "not_less_than", f"Must be less than {ctx['lt']}", {"value": value, "less_than": ctx["lt"]}
+            )
+        ]
     if kind == "multiple_of":
-        return [_data_error(path, "not_multiple_of", f"Must be a multiple of {ctx['multiple_of']}",
-                            {"value": value, "multiple_of": ctx["multiple_of"]})]
+        return [
+            _data_error(
+                path,
+                "not_multiple_of",
+                f"Must be a multiple of {ctx['multiple_of']}",
+                {"value": value, "multiple_of": ctx["multiple_of"]},
+            )
+        ]
     if kind == "string_pattern_mismatch":
         pattern = ctx.get("pattern")
-        return [_data_error(path, "does_not_match", f"{shown} did not match /{pattern}/",
-                            {"value": value, "regex": pattern})]
+        return [
+            _data_error(
+                path, "does_not_match", f"{shown} did not match /{pattern}/", {"value": value, "regex": pattern}
+            )
+        ]
     if kind in ("value_error", "assertion_error"):
         error = ctx.get("error")
         text = str(error) if error is not None else err.get("msg", "Invalid")
@@ -277,9 +330,7 @@ def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, An
         else:
             others.extend(_validator_error(err, at))
 
-    unexpected_errors = [
-        _unexpected(level, names, _allowed_names(root, level)) for level, names in unexpected.items()
-    ]
+    unexpected_errors = [_unexpected(level, names, _allowed_names(root, level)) for level, names in unexpected.items()]
     # Levels that stop at a fatal error: missing attributes, or else unexpected ones.
     missing_levels = {error.path[:-1] for error in missing}
     stopped = missing_levels | {e.path for e in unexpected_errors}
@@ -328,11 +379,7 @@ def _repairs(root: TypeNode, errors: Iterable[Mapping[str, Any]]) -> list[tuple[
             spec = at.parent.field_named(at.path[-1])
             if spec is not None and not spec.required:
                 repairs.append((tuple(err["loc"]), _DELETE))
-        elif (
-            kind == "string_type"
-            and isinstance(value, (int, float, Decimal))
-            and not isinstance(value, bool)
-        ):
+        elif kind == "string_type" and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
             repairs.append((tuple(err["loc"]), str(value)))
     return repairs
 
@@ -377,6 +424,8 @@ class InputsCaster:
     """Casts and validates a command's raw inputs into its inputs model; made once per class."""
 
     __slots__ = ("_extra", "_validate", "model", "node")
+
+    _extra: Literal["forbid"] | None
 
     def __init__(self, model: type[BaseModel] | None, node: TypeNode | None) -> None:
         self.model = model
