@@ -67,7 +67,7 @@ class _Around:
         command: CommandBase[Any, Any],
         transition: str,
         arounds: tuple[Callable[..., Any], ...],
-        perform: Callable[[Any], Generator[Any, Any, Any]],
+        perform: _Step,
     ) -> None:
         self.command = command
         self.transition = transition
@@ -77,7 +77,8 @@ class _Around:
     def run_sync(self) -> Any:
         def proceed_from(index: int) -> Any:
             if index == len(self.arounds):
-                return _drive_sync(self.perform(self.command))
+                steps = self.perform(self.command)
+                return None if steps is None else _drive_sync(steps)
             return self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
 
         return proceed_from(0)
@@ -85,7 +86,8 @@ class _Around:
     async def run_async(self) -> Any:
         async def proceed_from(index: int) -> Any:
             if index == len(self.arounds):
-                return await _drive_async(self.perform(self.command))
+                steps = self.perform(self.command)
+                return None if steps is None else await _drive_async(steps)
             value = self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
             return await value if inspect.isawaitable(value) else value
 
@@ -165,6 +167,10 @@ class CommandBase(Generic[InputsT, ResultT]):
     _idle: asyncio.Event | None = None
     _transactions: dict[Any, Transaction] | None = None
     exception: BaseException | None = None
+    inputs: InputsT = typing.cast(Any, None)  # the validated inputs model
+    result: ResultT | None = None
+    state: str = "initialized"
+    outcome: Outcome[ResultT] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -172,13 +178,12 @@ class CommandBase(Generic[InputsT, ResultT]):
             return
         _prepare_class(cls)
 
+    raw_inputs: dict[str, Any]
+    _errors: dict[str, FoobaraError]
+
     def __init__(self, **raw_inputs: Any) -> None:
-        self.raw_inputs: dict[str, Any] = raw_inputs
-        self.inputs: InputsT = None  # type: ignore[assignment]
-        self.result: ResultT | None = None
-        self.state = "initialized"
-        self.outcome: Outcome[ResultT] | None = None
-        self._errors: dict[str, FoobaraError] = {}
+        self.raw_inputs = raw_inputs
+        self._errors = {}
 
     # --- names ---------------------------------------------------------------------------
 
@@ -348,11 +353,7 @@ class CommandBase(Generic[InputsT, ResultT]):
                 f"(subclass Command[Inputs, Result])"
             )
         command = cls.__new__(cls)
-        command.raw_inputs = dict(raw_inputs)
-        command.inputs = None  # type: ignore[assignment]
-        command.result = None
-        command.state = "initialized"
-        command.outcome = None
+        command.raw_inputs = raw_inputs  # type: ignore[assignment]
         command._errors = {}
         return command._lifecycle()
 
@@ -360,11 +361,12 @@ class CommandBase(Generic[InputsT, ResultT]):
         cls = type(self)
         plan, table = cls._compiled or _compile(cls)
         try:
-            for transition, perform in plan:
-                callbacks = table.get(transition) if table else None
+            for transition, perform, state, callbacks in plan:
                 if callbacks is None:
-                    yield from perform(self)
-                    self.state = cb.TRANSITIONS[transition]
+                    steps = perform(self)
+                    if steps is not None:
+                        yield from steps
+                    self.state = state
                 else:
                     yield from self._transition_with_callbacks(transition, perform, callbacks)
                 if self._errors:
@@ -397,14 +399,16 @@ class CommandBase(Generic[InputsT, ResultT]):
         return self.outcome
 
     def _transition_with_callbacks(
-        self, transition: str, perform: Callable[[Any], Generator[Any, Any, Any]], callbacks: cb.CallbackSet
+        self, transition: str, perform: _Step, callbacks: cb.CallbackSet
     ) -> Generator[Any, Any, None]:
         for before in callbacks.before:
             yield partial(before, self, transition)
         if callbacks.around:
             yield _Around(self, transition, callbacks.around, perform)
         else:
-            yield from perform(self)
+            steps = perform(self)
+            if steps is not None:
+                yield from steps
         self.state = cb.TRANSITIONS[transition]
         for after in callbacks.after:
             yield partial(after, self, transition)
@@ -425,7 +429,8 @@ class CommandBase(Generic[InputsT, ResultT]):
             self._idle = asyncio.Event()
             await self._idle.wait()
 
-    # The steps of a run. Each is a generator so it can yield calls that may need awaiting.
+    # The steps of a run. A step that calls code which may be async is a generator, yielding
+    # those calls; the others are plain functions returning None.
 
     def _open_transaction(self) -> Generator[Any, Any, None]:
         already_open = open_transactions()
@@ -451,14 +456,13 @@ class CommandBase(Generic[InputsT, ResultT]):
             for transaction in transactions.values():
                 yield transaction.rollback
 
-    def _cast_and_validate_inputs(self) -> Generator[Any, Any, None]:
+    def _cast_and_validate_inputs(self) -> None:
         inputs, errors = type(self)._inputs_caster(self.raw_inputs)  # type: ignore[misc]
         if errors:
             for error in errors:
                 self._errors.setdefault(error.key, error)
         else:
             self.inputs = inputs
-        yield from ()  # a generator, like every step
 
     def _load_records(self) -> Generator[Any, Any, None]:
         yield self.load_records  # type: ignore[attr-defined]
@@ -488,8 +492,8 @@ class CommandBase(Generic[InputsT, ResultT]):
         return f"<{type(self).full_name()} {self.state} inputs={self.inputs!r}>"
 
 
-def _nothing(command: Any) -> Generator[Any, Any, None]:
-    yield from ()
+def _nothing(command: Any) -> None:
+    return None
 
 
 def _name_of(command: Any) -> str:
@@ -656,7 +660,8 @@ def _invalidate(cls: type[CommandBase[Any, Any]]) -> None:
         _invalidate(subclass)
 
 
-_STEPS: tuple[tuple[str, Callable[[Any], Generator[Any, Any, Any]], str | None], ...] = (
+_Step = Callable[[Any], Generator[Any, Any, Any] | None]
+_STEPS: tuple[tuple[str, _Step, str | None], ...] = (
     # (transition, step, the hook that makes the step needed; None: always needed)
     ("open_transaction", CommandBase._open_transaction, "transaction"),
     ("cast_and_validate_inputs", CommandBase._cast_and_validate_inputs, None),
@@ -679,7 +684,9 @@ def _compile(cls: type[CommandBase[Any, Any]]) -> tuple[tuple[Any, ...], dict[st
     if cls.transaction_resources:
         needed.add("transaction")
     plan = tuple(
-        (transition, step) for transition, step, hook in _STEPS if hook is None or hook in needed or transition in table
+        (transition, step, cb.TRANSITIONS[transition], table.get(transition))
+        for transition, step, hook in _STEPS
+        if hook is None or hook in needed or transition in table
     )
     cls._compiled = (plan, table)
     return cls._compiled
