@@ -110,7 +110,8 @@ def main() -> None:
         run_time = median_seconds(run, n, repeat)
         base_time = median_seconds(baseline, n, repeat)
         scale = 100 if name.startswith("await") else 1
-        print(f"{name:32} {run_time / scale * 1e6:8.2f}us {base_time / scale * 1e6:8.2f}us {run_time / base_time:6.2f}x")
+        run_us, base_us = run_time / scale * 1e6, base_time / scale * 1e6
+        print(f"{name:32} {run_us:8.2f}us {base_us:8.2f}us {run_time / base_time:6.2f}x")
     name, run, _, n = cases[3]
     fail_time = median_seconds(run, n, repeat)
     ok_time = median_seconds(cases[0][1], number, repeat)

@@ -240,6 +240,14 @@ _MAPPINGS = (dict, Mapping, typing.Dict)  # noqa: UP006
 
 def node_for_model(model: type[BaseModel], _seen: tuple[type, ...] = ()) -> TypeNode:
     """The attributes node of a pydantic model (declared inline, as Ruby declares attributes)."""
+    if not model.__pydantic_complete__:
+        try:
+            model.model_rebuild()
+        except Exception as exc:
+            raise UnsupportedTypeError(
+                f"{model.__name__} is not fully defined ({exc}); define what it refers to, then call "
+                f"{model.__name__}.model_rebuild()"
+            ) from None
     if model in _seen:
         raise UnsupportedTypeError(f"{model.__name__} refers to itself; recursive models cannot be declared inline")
     seen = (*_seen, model)
