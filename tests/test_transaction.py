@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from foobara_py import AsyncCommand, Command, CouldNotProcessResultError
+from foobara_py import AsyncCommand, Command, CouldNotProcessResultError, FrameworkUsageError
 
 
 class Ledger:
@@ -150,3 +150,16 @@ async def test_async_commands_await_async_resources() -> None:
     assert (await AsyncWrite.run(text="refuse")).is_failure()
     assert ledger.events == ["begin", "commit", "begin", "rollback"]
     assert ledger.rows == ["a"]
+
+
+def test_a_sync_command_refuses_an_async_resource() -> None:
+    ledger = AsyncLedger()
+
+    class SyncWrite(Command[Entry, str]):
+        transaction_resources = (ledger,)
+
+        def execute(self) -> str:
+            return self.inputs.text
+
+    with pytest.raises(FrameworkUsageError, match=r"AsyncLedger\.begin is async"):
+        SyncWrite.run(text="a")

@@ -18,6 +18,7 @@ import inspect
 import typing
 from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import partial
+from types import CoroutineType
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
@@ -108,8 +109,19 @@ def _drive_sync(lifecycle: Generator[Any, Any, R]) -> R:
             return stop.value  # type: ignore[no-any-return]
         try:
             value = instruction.run_sync() if type(instruction) is _Around else instruction()
+            if type(value) is CoroutineType:
+                value.close()
+                raise FrameworkUsageError(
+                    f"{_describe_call(instruction)} is async: a sync Command cannot await it "
+                    "(use an AsyncCommand, or make it a plain function)"
+                )
         except BaseException as exc:  # handed back to the lifecycle, which decides
             value, error = None, exc
+
+
+def _describe_call(instruction: Any) -> str:
+    target = instruction.func if isinstance(instruction, partial) else instruction
+    return str(getattr(target, "__qualname__", target))
 
 
 async def _drive_async(lifecycle: Generator[Any, Any, R]) -> R:

@@ -192,6 +192,25 @@ def _data_error(path: tuple[PathPart, ...], symbol: str, message: str, context: 
     return FoobaraError(symbol=symbol, message=message, category="data", path=path, context=context)
 
 
+_TOO_LONG = "Max length exceeded. Cannot be longer than {limit}"
+_TOO_SHORT = "Min length not met. Cannot be shorter than {limit}"
+
+# pydantic constraint error -> (Foobara symbol, pydantic's context key, Foobara's context key, message).
+# The first five are Ruby Foobara's validators (messages word for word); the rest have no Ruby twin.
+_CONSTRAINTS: dict[str, tuple[str, str, str, str]] = {
+    "less_than_equal": ("max_exceeded", "le", "max", "Max exceeded. {shown} is larger than {limit}"),
+    "greater_than_equal": ("below_minimum", "ge", "min", "Below minimum allowed. {shown} is less than {limit}"),
+    "string_too_long": ("max_length_exceeded", "max_length", "max_length", _TOO_LONG),
+    "too_long": ("max_length_exceeded", "max_length", "max_length", _TOO_LONG),
+    "string_pattern_mismatch": ("does_not_match", "pattern", "regex", "{shown} did not match /{limit}/"),
+    "greater_than": ("not_greater_than", "gt", "greater_than", "Must be greater than {limit}"),
+    "less_than": ("not_less_than", "lt", "less_than", "Must be less than {limit}"),
+    "multiple_of": ("not_multiple_of", "multiple_of", "multiple_of", "Must be a multiple of {limit}"),
+    "string_too_short": ("min_length_not_met", "min_length", "min_length", _TOO_SHORT),
+    "too_short": ("min_length_not_met", "min_length", "min_length", _TOO_SHORT),
+}  # fmt: skip
+
+
 def _validator_error(err: Mapping[str, Any], at: _Located) -> list[FoobaraError]:
     """Errors from validators (constraints, one_of, custom checks): not fatal."""
     kind = err["type"]
@@ -209,92 +228,23 @@ def _validator_error(err: Mapping[str, Any], at: _Located) -> list[FoobaraError]
         valid = list(node.one_of) if node is not None and node.one_of is not None else []
         return [
             _data_error(
-                path,
-                "value_not_valid",
-                f"{value} is not one of {describe_value(valid)}",
+                path, "value_not_valid", f"{value} is not one of {describe_value(valid)}",
                 {"value": value, "valid_values": valid},
             )
-        ]
+        ]  # fmt: skip
     if node is not None and node.elements is not None and kind in ("too_long", "too_short"):
-        size = len(node.elements)
-        actual = ctx.get("actual_length")
+        size, actual = len(node.elements), ctx.get("actual_length")
+        message = f"Invalid tuple size. {shown} should have had {size} elements but had {actual}."
         return [
             _data_error(
-                path,
-                "incorrect_tuple_size",
-                f"Invalid tuple size. {shown} should have had {size} elements but had {actual}.",
-                {"expected_size": size, "actual_size": actual, "value": value},
+                path, "incorrect_tuple_size", message, {"expected_size": size, "actual_size": actual, "value": value}
             )
         ]
-    if kind in ("string_too_long", "too_long"):
-        limit = ctx.get("max_length")
-        return [
-            _data_error(
-                path,
-                "max_length_exceeded",
-                f"Max length exceeded. Cannot be longer than {limit}",
-                {"value": value, "max_length": limit},
-            )
-        ]
-    if kind in ("string_too_short", "too_short"):
-        limit = ctx.get("min_length")
-        return [
-            _data_error(
-                path,
-                "min_length_not_met",
-                f"Min length not met. Cannot be shorter than {limit}",
-                {"value": value, "min_length": limit},
-            )
-        ]
-    if kind == "less_than_equal":
-        return [
-            _data_error(
-                path,
-                "max_exceeded",
-                f"Max exceeded. {shown} is larger than {ctx['le']}",
-                {"value": value, "max": ctx["le"]},
-            )
-        ]
-    if kind == "greater_than_equal":
-        return [
-            _data_error(
-                path,
-                "below_minimum",
-                f"Below minimum allowed. {shown} is less than {ctx['ge']}",
-                {"value": value, "min": ctx["ge"]},
-            )
-        ]
-    if kind == "greater_than":
-        return [
-            _data_error(
-                path,
-                "not_greater_than",
-                f"Must be greater than {ctx['gt']}",
-                {"value": value, "greater_than": ctx["gt"]},
-            )
-        ]
-    if kind == "less_than":
-        return [
-            _data_error(
-                path, "not_less_than", f"Must be less than {ctx['lt']}", {"value": value, "less_than": ctx["lt"]}
-            )
-        ]
-    if kind == "multiple_of":
-        return [
-            _data_error(
-                path,
-                "not_multiple_of",
-                f"Must be a multiple of {ctx['multiple_of']}",
-                {"value": value, "multiple_of": ctx["multiple_of"]},
-            )
-        ]
-    if kind == "string_pattern_mismatch":
-        pattern = ctx.get("pattern")
-        return [
-            _data_error(
-                path, "does_not_match", f"{shown} did not match /{pattern}/", {"value": value, "regex": pattern}
-            )
-        ]
+    if kind in _CONSTRAINTS:
+        symbol, source_key, context_key, template = _CONSTRAINTS[kind]
+        limit = ctx.get(source_key)
+        message = template.format(shown=shown, limit=limit)
+        return [_data_error(path, symbol, message, {"value": value, context_key: limit})]
     if kind in ("value_error", "assertion_error"):
         error = ctx.get("error")
         text = str(error) if error is not None else err.get("msg", "Invalid")
