@@ -51,7 +51,6 @@ R = TypeVar("R")
 _TYPE_PARAMETERS: Any = (InputsT, ResultT)
 
 _HOOKS = ("load_records", "validate_records", "validate", "before_execute", "execute", "after_execute")
-_UNSET: Any = object()
 
 
 class _Halt(BaseException):
