@@ -77,6 +77,7 @@ class CreateUser(Command[CreateUserInputs, CreateUserResult]):
         return CreateUserResult(name=user.name, email=user.email, greeting=f"Hello, {user.name}")
 
 
+@math.model
 class User(BaseModel):
     name: str
     email: Email | None = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .errors import CommandNotFoundError
+from .types import RegisteredType, register_model, register_type, type_registry
 
 if TYPE_CHECKING:
     from .command import CommandBase
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 C = TypeVar("C", bound=type)
+M = TypeVar("M", bound=type)
 
 
 def underscore(name: str) -> str:
@@ -128,6 +130,35 @@ class Domain:
 
     def command_full_name(self, name: str) -> str:
         return name if self.is_global else f"{self.full_name}::{name}"
+
+    @property
+    def types(self) -> list[RegisteredType]:
+        """The types registered in this domain (models and named types)."""
+        return [t for t in type_registry.by_name.values() if t.domain == self.full_name]
+
+    def model(self, cls: M) -> M:
+        """Class decorator: make a pydantic model a Foobara model type of this domain
+        (`Acme::Math::User`), declared by that name in manifests."""
+        register_model(
+            cls, full_name=self.command_full_name(cls.__name__), domain=self.full_name, organization=self.organization_name
+        )
+        _registry.changed()
+        return cls
+
+    def register_type(self, name: str, annotation: Any, *, description: str | None = None) -> Any:
+        """Name a type in this domain (`phone = domain.register_type("phone", Annotated[str, ...])`).
+        Use the returned annotation in models; manifests declare it by its full name."""
+        _check_name(name, "type")
+        alias = register_type(
+            annotation,
+            name=name,
+            full_name=self.command_full_name(name),
+            domain=self.full_name,
+            organization=self.organization_name,
+            description=description,
+        )
+        _registry.changed()
+        return alias
 
     @overload
     def command(self, cls: C) -> C: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import enum
+import inspect
 import re
 import types as pytypes
 import typing
@@ -28,12 +29,29 @@ from pydantic_core import PydanticCustomError, PydanticKnownError, PydanticUndef
 from .errors import UnsupportedTypeError
 
 __all__ = [
+    "Array",
+    "Attributes",
+    "BigDecimal",
+    "Boolean",
+    "Date",
+    "DateTime",
+    "Duck",
     "Email",
+    "Float",
+    "Integer",
+    "Model",
+    "RegisteredType",
     "Sensitive",
+    "String",
+    "Symbol",
+    "Tuple",
     "TypeNode",
     "node_for",
     "node_for_model",
+    "register_model",
+    "register_type",
     "serialize",
+    "type_registry",
 ]
 
 LAZILY_SET = "[<Lazily Set>]"
@@ -43,8 +61,16 @@ FILTERED = "[FILTERED]"
 class Sensitive:
     """Marks a value as secret: `Annotated[str, Sensitive]`.
 
-    A sensitive value never appears in errors, messages, reprs, manifests or serialized results.
+    A sensitive value never appears in errors, messages, reprs or serialized results, and
+    manifests made for connectors leave it out. `Sensitive(exposed=True)` keeps it in those
+    manifests (Ruby's `sensitive_exposed`): for a secret the client must send, like a password.
     """
+
+    def __init__(self, *, exposed: bool = False) -> None:
+        self.exposed = exposed
+
+    def __repr__(self) -> str:
+        return "Sensitive(exposed=True)" if self.exposed else "Sensitive()"
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,6 +144,141 @@ Email = Annotated[str, _EmailType()]
 """An email address: downcased, and validated with Ruby Foobara's rules and error symbols."""
 
 
+class _Named:
+    """Names the Foobara type of an alias whose Python type is more general (`Symbol`)."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"foobara:{self.type_name}"
+
+
+# Ruby Foobara's builtin types, as Python annotations.
+Integer = int
+Float = float
+BigDecimal = Decimal
+String = str
+Symbol = Annotated[str, _Named("symbol")]
+Boolean = bool
+Date = dt.date
+DateTime = dt.datetime
+Duck = Any
+Array = list
+Tuple = tuple
+Attributes = Annotated[dict[str, Any], _Named("attributes")]
+
+
+# --------------------------------------------------------------------------------------------
+# Registered types: models and custom types with a name in a domain, declared by that name.
+
+
+@dataclass(eq=False)
+class RegisteredType:
+    name: str
+    full_name: str
+    domain: str  # the domain's full name
+    organization: str
+    kind: Literal["model", "type"]
+    target: Any  # the model class, or the annotation of a custom type
+    description: str | None = None
+    _node: TypeNode | None = field(default=None, repr=False)
+
+    @property
+    def node(self) -> TypeNode:
+        """The type's own structure (its fields, for a model)."""
+        if self._node is None:
+            if self.kind == "model":
+                node = node_for_model(self.target)
+            else:
+                node = node_for(self.target)
+            self._node = node
+        return self._node
+
+
+class _TypeReference:
+    def __init__(self, registered: RegisteredType) -> None:
+        self.registered = registered
+
+    def __repr__(self) -> str:
+        return f"foobara:{self.registered.full_name}"
+
+
+class _TypeRegistry:
+    def __init__(self) -> None:
+        self.by_name: dict[str, RegisteredType] = {}
+        self.by_model: dict[type, RegisteredType] = {}
+        self.version = 0
+
+    def add(self, registered: RegisteredType) -> None:
+        old = self.by_model.get(registered.target) if registered.kind == "model" else None
+        if old is not None and self.by_name.get(old.full_name) is old:
+            del self.by_name[old.full_name]
+        replaced = self.by_name.get(registered.full_name)
+        if replaced is not None and replaced.kind == "model":
+            self.by_model.pop(replaced.target, None)
+        self.by_name[registered.full_name] = registered
+        if registered.kind == "model":
+            self.by_model[registered.target] = registered
+        self.version += 1
+
+
+type_registry = _TypeRegistry()
+
+
+def register_model(
+    model: builtins.type[BaseModel], *, full_name: str, domain: str, organization: str
+) -> RegisteredType:
+    """Make a pydantic model a Foobara model type: declared by its name wherever it is used."""
+    if not (isinstance(model, builtins.type) and issubclass(model, BaseModel)):
+        raise TypeError(f"A model type is a pydantic model class, not {model!r}")
+    doc = model.__dict__.get("__doc__")
+    registered = RegisteredType(
+        name=model.__name__,
+        full_name=full_name,
+        domain=domain,
+        organization=organization,
+        kind="model",
+        target=model,
+        description=inspect.cleandoc(doc) if doc else None,
+    )
+    type_registry.add(registered)
+    return registered
+
+
+def register_type(
+    annotation: Any, *, name: str, full_name: str, domain: str, organization: str, description: str | None = None
+) -> Any:
+    """Name a type (`Annotated[str, Field(pattern=...)]`) in a domain; returns the annotation to
+    use, which manifests declare by the name."""
+    registered = RegisteredType(
+        name=name,
+        full_name=full_name,
+        domain=domain,
+        organization=organization,
+        kind="type",
+        target=annotation,
+        description=description,
+    )
+    registered.node  # noqa: B018 - fail now on a type Foobara cannot declare
+    type_registry.add(registered)
+    return Annotated[annotation, _TypeReference(registered)]
+
+
+class Model(BaseModel):
+    """A Foobara model: a pydantic model registered as a type, so manifests declare it by name
+    (`Acme::Math::User`) instead of inline. It lives in the global domain unless placed in one
+    with `@domain.model`."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        register_model(cls, full_name=cls.__name__, domain=GLOBAL_DOMAIN_NAME, organization="global_organization")
+
+
+GLOBAL_DOMAIN_NAME = "global_organization::global_domain"
+
+
 # --------------------------------------------------------------------------------------------
 # Type nodes
 
@@ -144,6 +305,8 @@ class TypeNode:
     description: str | None = None
     allow_nil: bool = False
     sensitive: bool = False
+    sensitive_exposed: bool = False
+    reference: str | None = None  # a registered type's full name: declared by name
     one_of: tuple[Any, ...] | None = None
     constraints: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, FieldSpec] | None = None  # attributes
@@ -152,7 +315,7 @@ class TypeNode:
     key: TypeNode | None = None  # associative_array keys
     members: tuple[TypeNode, ...] | None = None  # a union of several types
     model: builtins.type[BaseModel] | None = None
-    _declaration: Any = field(default=None, repr=False)
+    _declarations: dict[bool, Any] = field(default_factory=dict, repr=False)
     _by_alias: dict[str, str] | None = field(default=None, repr=False)
 
     def field_named(self, key: str | int) -> FieldSpec | None:
@@ -166,46 +329,79 @@ class TypeNode:
             spec = self.fields.get(name) if name else None
         return spec
 
-    def declaration(self) -> Any:
-        """Ruby's strict declaration, compacted to the bare type name when nothing else is set."""
-        if self._declaration is None:
-            self._declaration = _declare(self)
-        return self._declaration
+    @property
+    def hidden(self) -> bool:
+        """Left out of manifests made for connectors."""
+        return self.sensitive and not self.sensitive_exposed
+
+    def visible_fields(self, remove_sensitive: bool) -> dict[str, FieldSpec]:
+        fields = self.fields or {}
+        if not remove_sensitive:
+            return fields
+        return {name: spec for name, spec in fields.items() if not spec.node.hidden}
+
+    def declaration(self, *, remove_sensitive: bool = False) -> Any:
+        """Ruby's strict declaration, compacted to the bare type name when nothing else is set.
+        A registered type is declared by its name."""
+        decl = self._declarations.get(remove_sensitive)
+        if decl is None:
+            decl = self._declarations[remove_sensitive] = _declare(self, remove_sensitive, inline=False)
+        return decl
+
+    def inline_declaration(self, *, remove_sensitive: bool = False) -> Any:
+        """The declaration of the type's structure, even for a registered type."""
+        return _declare(self, remove_sensitive, inline=True)
 
 
-def _declare(node: TypeNode) -> Any:
-    decl: dict[str, Any] = {"type": node.type}
+def _declare(node: TypeNode, remove_sensitive: bool, inline: bool) -> Any:
+    if node.reference is not None and not inline:
+        decl: dict[str, Any] = {"type": node.reference}
+        _declare_common(node, decl, with_constraints=False)
+        return node.reference if len(decl) == 1 else decl
+    decl = {"type": node.type}
     if node.fields is not None:
-        decl["element_type_declarations"] = {name: spec.node.declaration() for name, spec in node.fields.items()}
-        required = sorted(name for name, spec in node.fields.items() if spec.required)
+        fields = node.visible_fields(remove_sensitive)
+        decl["element_type_declarations"] = {
+            name: spec.node.declaration(remove_sensitive=remove_sensitive) for name, spec in fields.items()
+        }
+        required = sorted(name for name, spec in fields.items() if spec.required)
         if required:
             decl["required"] = required
         defaults = {
             name: (LAZILY_SET if spec.default_factory is not None else _jsonable_default(spec.default))
-            for name, spec in node.fields.items()
-            if not spec.required and not (spec.default is None and spec.node.allow_nil)
+            for name, spec in fields.items()
+            if not spec.required
+            and (spec.default_factory is not None or spec.default is not PydanticUndefined)
+            and not (spec.default is None and spec.node.allow_nil)
         }
         if defaults:
             decl["defaults"] = defaults
     if node.type == "array" and node.element is not None:
-        decl["element_type_declaration"] = node.element.declaration()
+        decl["element_type_declaration"] = node.element.declaration(remove_sensitive=remove_sensitive)
     if node.elements is not None:
-        decl["element_type_declarations"] = [e.declaration() for e in node.elements]
+        decl["element_type_declarations"] = [e.declaration(remove_sensitive=remove_sensitive) for e in node.elements]
     if node.type == "associative_array":
         if node.key is not None:
-            decl["key_type_declaration"] = node.key.declaration()
+            decl["key_type_declaration"] = node.key.declaration(remove_sensitive=remove_sensitive)
         if node.element is not None:
-            decl["value_type_declaration"] = node.element.declaration()
+            decl["value_type_declaration"] = node.element.declaration(remove_sensitive=remove_sensitive)
+    _declare_common(node, decl, with_constraints=True)
+    return node.type if len(decl) == 1 else decl
+
+
+def _declare_common(node: TypeNode, decl: dict[str, Any], *, with_constraints: bool) -> None:
     if node.description:
         decl["description"] = node.description
     if node.allow_nil:
         decl["allow_nil"] = True
-    if node.one_of is not None:
-        decl["one_of"] = [_jsonable_default(v) for v in node.one_of]
-    decl.update(node.constraints)
+    if with_constraints:
+        if node.one_of is not None:
+            decl["one_of"] = [_jsonable_default(v) for v in node.one_of]
+        decl.update(node.constraints)
     if node.sensitive:
         decl["sensitive"] = True
-    return node.type if len(decl) == 1 else decl
+    if node.sensitive_exposed:
+        decl["sensitive_exposed"] = True
 
 
 def _jsonable_default(value: Any) -> Any:
@@ -314,7 +510,11 @@ def _bare_node(annotation: Any, origin: Any, seen: tuple[type, ...]) -> TypeNode
         values = tuple(member.value for member in annotation)
         return TypeNode(type=_common_type(values), one_of=values)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return node_for_model(annotation, seen)
+        node = node_for_model(annotation, seen)
+        registered = type_registry.by_model.get(annotation)
+        if registered is not None:
+            node.reference = registered.full_name
+        return node
     if annotation in _ATOMIC:
         node = TypeNode(type=_ATOMIC[annotation])
         node.sensitive = annotation in (SecretStr, SecretBytes)
@@ -359,8 +559,14 @@ def _apply_metadata(node: TypeNode, metadata: tuple[Any, ...]) -> None:
     for item in metadata:
         if item is Sensitive or isinstance(item, Sensitive):
             node.sensitive = True
+            node.sensitive_exposed = getattr(item, "exposed", False)
         elif isinstance(item, _EmailType):
             node.type = "email"
+        elif isinstance(item, _Named):
+            node.type = item.type_name
+            node.key = node.element = None
+        elif isinstance(item, _TypeReference):
+            node.reference = item.registered.full_name
         elif isinstance(item, FieldInfo):
             if item.description:
                 node.description = item.description

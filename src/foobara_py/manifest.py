@@ -1,0 +1,484 @@
+"""The manifest: every command, type, error, domain and organization, in Ruby Foobara's layout.
+
+`manifest()` describes the whole registry (Ruby's `Foobara.manifest`). `manifest(Add, math)`
+describes only what is given and what it refers to, as a command connector's `/manifest` does:
+errors whose command is not there are re-parented to its domain. Either way the result is plain
+JSON-ready data, the same for the same program, built once and served from a cache until
+something new registers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .domain import GLOBAL_DOMAIN, Domain, Organization, _registry
+from .possible_errors import (
+    BUILTIN_TYPES,
+    DATA_ERROR,
+    RUNTIME_ERROR,
+    ErrorClass,
+    PossibleErrorEntry,
+    errors_of_type,
+    is_registered,
+    possible_errors_of_command,
+    types_depended_on,
+)
+from .types import RegisteredType, TypeNode, type_registry
+
+if TYPE_CHECKING:
+    from .command import CommandBase
+
+__all__ = ["ManifestEntryNotFoundError", "describe", "manifest", "manifest_json"]
+
+CATEGORIES = ("command", "domain", "error", "organization", "type")
+GLOBAL_DOMAIN_NAME = "global_organization::global_domain"
+
+
+class ManifestEntryNotFoundError(LookupError):
+    """Nothing in the manifest has that name."""
+
+
+# --------------------------------------------------------------------------------------------
+# Per-command facts, cached on the class until the registry changes.
+
+
+@dataclass(frozen=True)
+class CommandFacts:
+    possible_errors: list[PossibleErrorEntry]
+    inputs_types: set[str]
+    result_types: set[str]
+    errors_types: set[str]
+
+    @property
+    def all_types(self) -> set[str]:
+        return self.inputs_types | self.result_types | self.errors_types
+
+
+def command_facts(command: type[CommandBase[Any, Any]]) -> CommandFacts:
+    version = (_registry.version, type_registry.version)
+    cached = command.__dict__.get("_manifest_facts")
+    if cached is not None and cached[0] == version:
+        return cached[1]  # type: ignore[no-any-return]
+    possible = possible_errors_of_command(command)
+    inputs_node = command._inputs_node
+    inputs_types = types_depended_on(inputs_node) if inputs_node is not None else set()
+    result_node = _result_node(command)
+    if result_node is None:
+        result_types: set[str] = set()
+    elif is_registered(result_node):
+        result_types = {result_node.reference or result_node.type}
+    else:
+        result_types = types_depended_on(result_node, remove_sensitive=True)
+    errors_types: set[str] = set()
+    for error in {id(entry.error): entry.error for entry in possible}.values():
+        errors_types |= types_depended_on(error)
+    facts = CommandFacts(possible, inputs_types, result_types, errors_types)
+    command._manifest_facts = (version, facts)  # type: ignore[attr-defined]
+    return facts
+
+
+def _result_node(command: type[CommandBase[Any, Any]]) -> TypeNode | None:
+    result_type = command._result_type
+    if result_type is None or result_type is type(None):
+        return None
+    return command._result_node
+
+
+# --------------------------------------------------------------------------------------------
+# Scoped names
+
+
+def _scoped(
+    category: str,
+    reference: str,
+    full_path: list[str],
+    scoped_path: list[str],
+    prefix: list[str] | None,
+    domain: str,
+    organization: str,
+    parent: tuple[str, str] | None,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "scoped_path": scoped_path,
+        "scoped_name": "::".join(scoped_path) or None,
+        "scoped_short_name": full_path[-1] if full_path else None,
+        "scoped_prefix": prefix,
+        "scoped_full_path": full_path,
+        "scoped_full_name": "::".join(full_path),
+        "scoped_category": category,
+        "reference": reference,
+        "domain": domain,
+        "organization": organization,
+    }
+    if parent is not None:
+        entry["parent"] = list(parent)
+    return entry
+
+
+def _domain_of(full_name: str) -> Domain:
+    return GLOBAL_DOMAIN if full_name == GLOBAL_DOMAIN_NAME else _registry.domains[full_name]
+
+
+# --------------------------------------------------------------------------------------------
+# The builder
+
+
+class _Builder:
+    def __init__(self, remove_sensitive: bool, full: bool) -> None:
+        self.remove_sensitive = remove_sensitive
+        self.full = full
+        self.commands: dict[str, type[CommandBase[Any, Any]]] = {}
+        self.types: set[str] = set()
+        self.errors: dict[str, ErrorClass] = {}
+        self.domains: set[str] = set()
+        self.organizations: set[str] = set()
+
+    # --- what to include ---------------------------------------------------------------
+
+    def add_command(self, command: type[CommandBase[Any, Any]]) -> None:
+        if command.full_name() in self.commands:
+            return
+        self.commands[command.full_name()] = command
+        self.add_domain(command.domain())
+        facts = command_facts(command)
+        for name in facts.all_types:
+            self.add_type(name)
+        for entry in facts.possible_errors:
+            self.add_error(entry.error)
+        for subcommand in command._subcommands:
+            self.add_command(subcommand)
+
+    def add_domain(self, domain: Domain) -> None:
+        self.domains.add(domain.full_name)
+        self.organizations.add(domain.organization_name)
+
+    def add_type(self, name: str) -> None:
+        if name in self.types:
+            return
+        self.types.add(name)
+        registered = type_registry.by_name.get(name)
+        self.add_domain(_domain_of(registered.domain) if registered else GLOBAL_DOMAIN)
+        for dependency in types_depended_on(name):
+            self.add_type(dependency)
+        if name in BUILTIN_TYPES and BUILTIN_TYPES[name][0]:
+            self.add_type(BUILTIN_TYPES[name][0])  # type: ignore[arg-type]
+        for entry in self.type_errors(name):
+            self.add_error(entry.error)
+
+    def add_error(self, error: ErrorClass) -> None:
+        if error.reference in self.errors:
+            return
+        self.errors[error.reference] = error
+        self.domains.add(error.domain)
+        self.organizations.add(error.organization)
+        for name in types_depended_on(error):
+            self.add_type(name)
+        base = {DATA_ERROR.reference: DATA_ERROR, RUNTIME_ERROR.reference: RUNTIME_ERROR}.get(error.base_error or "")
+        if base is not None:
+            self.add_error(base)
+
+    def type_errors(self, name: str) -> list[PossibleErrorEntry]:
+        registered = type_registry.by_name.get(name)
+        node = registered.node if registered is not None else TypeNode(type=name)
+        entries: dict[str, PossibleErrorEntry] = {}
+        for entry in errors_of_type(node):
+            entries.setdefault(entry.key, entry)
+        return [entries[key] for key in sorted(entries)]
+
+    # --- entries -------------------------------------------------------------------------
+
+    def build(self) -> dict[str, Any]:
+        return {
+            "command": {name: self.command_entry(self.commands[name]) for name in sorted(self.commands)},
+            "domain": {name: self.domain_entry(name) for name in sorted(self.domains)},
+            "error": {name: self.error_entry(self.errors[name]) for name in sorted(self.errors)},
+            "organization": {name: self.organization_entry(name) for name in sorted(self.organizations)},
+            "type": {name: self.type_entry(name) for name in sorted(self.types)},
+        }
+
+    def command_entry(self, command: type[CommandBase[Any, Any]]) -> dict[str, Any]:
+        domain = command.domain()
+        full_path = command.full_name().split("::")
+        entry = _scoped(
+            "command", command.full_name(), full_path, [full_path[-1]], None,
+            domain.full_name, domain.organization_name, ("domain", domain.full_name),
+        )  # fmt: skip
+        facts = command_facts(command)
+        rs = self.remove_sensitive
+        inputs = command._inputs_node
+        lists = {
+            "types_depended_on": sorted(facts.all_types),
+            "inputs_types_depended_on": sorted(facts.inputs_types),
+            "result_types_depended_on": sorted(facts.result_types),
+            "errors_types_depended_on": sorted(facts.errors_types),
+            "possible_errors": {
+                e.key: e.manifest() for e in facts.possible_errors if not (rs and _under_hidden(inputs, e))
+            },
+            "depends_on": sorted(c.full_name() for c in command._subcommands),
+        }
+        entry.update({key: value for key, value in lists.items() if value})
+        entry["inputs_type"] = (
+            inputs.declaration(remove_sensitive=rs)
+            if inputs is not None
+            else {"type": "attributes", "element_type_declarations": {}}
+        )
+        entry["description"] = command.description
+        result = _result_node(command)
+        if result is not None:
+            entry["result_type"] = result.declaration(remove_sensitive=rs)
+        if command.is_query:
+            entry["is_query"] = True
+        return entry
+
+    def domain_entry(self, name: str) -> dict[str, Any]:
+        if name == "Foobara::Value":
+            return _FOOBARA_VALUE_DOMAIN
+        domain = _domain_of(name)
+        if domain.is_global:
+            entry = _scoped(
+                "domain", name, [], [], [], name, "global_organization", ("organization", "global_organization")
+            )
+            entry["scoped_name"] = entry["scoped_short_name"] = None
+        else:
+            full_path = name.split("::")
+            entry = _scoped(
+                "domain", name, full_path, [domain.name], None, name, domain.organization_name,
+                ("organization", domain.organization_name),
+            )  # fmt: skip
+        entry["commands"] = sorted(c for c, cls in self.commands.items() if cls.domain().full_name == name)
+        entry["types"] = sorted(t for t in self.types if _type_domain(t) == name)
+        dependencies = sorted(d.full_name for d in domain.dependencies)
+        if dependencies:
+            entry["depends_on"] = dependencies
+        if domain.description:
+            entry["description"] = domain.description
+        return entry
+
+    def organization_entry(self, name: str) -> dict[str, Any]:
+        if name == "Foobara":
+            return _FOOBARA_ORGANIZATION
+        if name == "global_organization":
+            entry = _scoped("organization", name, [], [], [], GLOBAL_DOMAIN_NAME, name, None)
+        else:
+            entry = _scoped("organization", name, [name], [name], None, GLOBAL_DOMAIN_NAME, name, None)
+            organization = _registry.organizations.get(name)
+            if organization is not None and organization.description:
+                entry["description"] = organization.description
+        entry["domains"] = sorted(d for d in self.domains if _organization_of_domain(d) == name)
+        return entry
+
+    def error_entry(self, error: ErrorClass) -> dict[str, Any]:
+        scoped_path, prefix, parent = error.scoped_path, error.scoped_prefix, error.parent
+        if error is RUNTIME_ERROR and not self.full:
+            # Ruby re-scopes its base runtime error when the Foobara organization is not shown.
+            scoped_path, prefix, parent = ["Foobara", "RuntimeError"], ["Foobara"], ("domain", GLOBAL_DOMAIN_NAME)
+        if parent[0] == "command" and parent[1] not in self.commands:
+            parent = ("domain", error.domain)
+        entry = _scoped(
+            "error", error.reference, error.full_path, scoped_path, prefix, error.domain, error.organization, parent
+        )
+        if not error.abstract:
+            deps = sorted(types_depended_on(error))
+            if deps:
+                entry["types_depended_on"] = deps
+        entry["category"] = error.category
+        entry["symbol"] = error.symbol
+        if error.context is not None:
+            entry["context_type_declaration"] = error.context_declaration()
+        entry["is_fatal"] = error.is_fatal
+        entry["error_class"] = error.error_class
+        if error.base_error:
+            entry["base_error"] = error.base_error
+        if error.abstract:
+            entry["abstract"] = True
+        if error.message:
+            entry["message"] = error.message
+        return entry
+
+    def type_entry(self, name: str) -> dict[str, Any]:
+        registered = type_registry.by_name.get(name)
+        possible = {e.key: e.manifest() for e in self.type_errors(name)}
+        if registered is None:
+            base, target_classes = BUILTIN_TYPES[name]
+            entry = _scoped("type", name, [name], [name], [], GLOBAL_DOMAIN_NAME, "global_organization",
+                            ("domain", GLOBAL_DOMAIN_NAME))  # fmt: skip
+            entry["declaration_data"] = name
+            entry["possible_errors"] = possible
+            entry["name"] = name
+            if target_classes is not None:
+                entry["target_classes"] = target_classes
+            entry["types_depended_on"] = sorted(types_depended_on(name))
+            entry["builtin"] = True
+            entry["description"] = f"Built-in {name} type"
+            entry["base_type"] = base
+            return entry
+        return self.registered_type_entry(registered, possible)
+
+    def registered_type_entry(self, registered: RegisteredType, possible: dict[str, Any]) -> dict[str, Any]:
+        full_path = registered.full_name.split("::")
+        entry = _scoped(
+            "type", registered.full_name, full_path, [registered.name], None,
+            registered.domain, registered.organization, ("domain", registered.domain),
+        )  # fmt: skip
+        attributes = registered.node.inline_declaration(remove_sensitive=self.remove_sensitive)
+        if registered.kind == "model":
+            domain = _domain_of(registered.domain)
+            module = None if domain.is_global else domain.full_name
+            entry["declaration_data"] = {
+                "type": "model",
+                "name": registered.name,
+                "model_module": module,
+                "model_class": registered.full_name,
+                "model_base_class": "Foobara::Model",
+                "attributes_declaration": attributes,
+            }
+            entry["possible_errors"] = possible
+            entry["name"] = registered.name
+            entry["target_classes"] = [registered.full_name]
+            entry["types_depended_on"] = sorted(types_depended_on(registered.full_name))
+            entry["description"] = registered.description
+            entry["base_type"] = "model"
+            entry["attributes_type"] = attributes
+            entry["organization_name"] = None if domain.organization.is_global else domain.organization_name
+            entry["domain_name"] = None if domain.is_global else domain.name
+            entry["model_name"] = registered.name
+            entry["model_base_class"] = "Foobara::Model"
+            entry["model_class"] = registered.full_name
+            return entry
+        entry["declaration_data"] = attributes
+        entry["possible_errors"] = possible
+        entry["name"] = registered.name
+        entry["types_depended_on"] = sorted(types_depended_on(registered.full_name))
+        entry["description"] = registered.description
+        entry["base_type"] = registered.node.type
+        return entry
+
+
+def _under_hidden(inputs: TypeNode | None, entry: PossibleErrorEntry) -> bool:
+    """Whether an error sits at (or inside) an input a connector's manifest leaves out."""
+    node = inputs
+    for part in entry.path:
+        if node is None or entry.runtime_path:
+            return False
+        if node.fields is not None:
+            spec = node.fields.get(str(part))
+            node = spec.node if spec else None
+        elif node.elements is not None and isinstance(part, int) and part < len(node.elements):
+            node = node.elements[part]
+        else:
+            node = node.element
+        if node is not None and node.hidden:
+            return True
+    return False
+
+
+def _type_domain(name: str) -> str:
+    registered = type_registry.by_name.get(name)
+    return registered.domain if registered is not None else GLOBAL_DOMAIN_NAME
+
+
+def _organization_of_domain(name: str) -> str:
+    if name == "Foobara::Value":
+        return "Foobara"
+    return _domain_of(name).organization_name
+
+
+_FOOBARA_VALUE_DOMAIN = {
+    **_scoped("domain", "Foobara::Value", ["Foobara", "Value"], ["Value"], None, "Foobara::Value", "Foobara",
+              ("organization", "Foobara")),  # fmt: skip
+    "types": [],
+    "commands": [],
+}
+_FOOBARA_ORGANIZATION = {
+    **_scoped("organization", "Foobara", ["Foobara"], ["Foobara"], None, GLOBAL_DOMAIN_NAME, "Foobara", None),
+    "domains": ["Foobara::Value"],
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Public functions
+
+_cache: dict[Any, dict[str, Any]] = {}
+
+
+def _commands_in(root: Any) -> list[type[CommandBase[Any, Any]]]:
+    from .command import CommandBase
+
+    if isinstance(root, type) and issubclass(root, CommandBase):
+        return [root]
+    if isinstance(root, Domain):
+        return root.commands
+    if isinstance(root, Organization):
+        return [command for domain in root.domains for command in domain.commands]
+    if isinstance(root, str):
+        return _commands_in(_registry.lookup(root))
+    raise TypeError(f"manifest() takes commands, domains and organizations, not {root!r}")
+
+
+def manifest(*roots: Any, remove_sensitive: bool = False) -> dict[str, Any]:
+    """Ruby Foobara's manifest.
+
+    With no arguments: everything registered. With commands, domains or organizations (or
+    command names): those commands and everything they refer to, as a connector exposes them.
+    `remove_sensitive=True` leaves out sensitive attributes not declared exposed. The result is
+    cached; treat it as read-only.
+    """
+    _registry.place_pending()
+    key = (tuple(roots), remove_sensitive, _registry.version, type_registry.version)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    builder = _Builder(remove_sensitive, full=not roots)
+    if roots:
+        for root in roots:
+            for command in _commands_in(root):
+                builder.add_command(command)
+        builder.add_domain(GLOBAL_DOMAIN)
+    else:
+        for command in _registry.commands.values():
+            builder.add_command(command)
+        for domain in [GLOBAL_DOMAIN, *_registry.domains.values()]:
+            builder.add_domain(domain)
+        builder.organizations.update(_registry.organizations)
+        for name in [*BUILTIN_TYPES, *type_registry.by_name]:
+            builder.add_type(name)
+        builder.add_error(RUNTIME_ERROR)
+        builder.add_error(DATA_ERROR)
+        builder.domains.add("Foobara::Value")
+        builder.organizations.add("Foobara")
+    result = builder.build()
+    if len(_cache) > 64:
+        _cache.clear()
+    _cache[key] = result
+    return result
+
+
+def manifest_json(*roots: Any, remove_sensitive: bool = False, indent: int | None = 2) -> str:
+    """The manifest as JSON with sorted keys: the same program gives the same bytes."""
+    return json.dumps(manifest(*roots, remove_sensitive=remove_sensitive), sort_keys=True, indent=indent)
+
+
+def describe(name: str, *roots: Any, category: str | None = None, remove_sensitive: bool = False) -> dict[str, Any]:
+    """One manifest entry by full name (`Acme::Math::Add`, `integer`, `Acme::Math`...)."""
+    data = manifest(*roots, remove_sensitive=remove_sensitive)
+    categories = [category] if category else list(CATEGORIES)
+    for kind in categories:
+        if kind not in data:
+            raise ValueError(f"Unknown manifest category {kind!r}; expected one of {', '.join(CATEGORIES)}")
+        if name in data[kind]:
+            return data[kind][name]  # type: ignore[no-any-return]
+    known = [entry for kind in categories for entry in data[kind]]
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ManifestEntryNotFoundError(f"Nothing in the manifest is named {name!r}{hint}")
+
+
+def entries(data: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    for category in CATEGORIES:
+        for name, entry in data.get(category, {}).items():
+            yield category, name, entry
+
