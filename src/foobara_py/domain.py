@@ -140,7 +140,10 @@ class Domain:
         """Class decorator: make a pydantic model a Foobara model type of this domain
         (`Acme::Math::User`), declared by that name in manifests."""
         register_model(
-            cls, full_name=self.command_full_name(cls.__name__), domain=self.full_name, organization=self.organization_name
+            cls,
+            full_name=self.command_full_name(cls.__name__),
+            domain=self.full_name,
+            organization=self.organization_name,
         )
         _registry.changed()
         return cls

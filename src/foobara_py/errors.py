@@ -42,10 +42,8 @@ def error_key(
     runtime_path: Iterable[str] = (),
 ) -> str:
     """Ruby's key grammar: `[a>b>]category[.path parts].symbol`."""
-    parts = [category, *(str(part) for part in path), symbol]
-    key = ".".join(parts)
-    prefix = ">".join(runtime_path)
-    return f"{prefix}>{key}" if prefix else key
+    key = f"{category}.{'.'.join(map(str, path))}.{symbol}" if path else f"{category}.{symbol}"
+    return f"{'>'.join(runtime_path)}>{key}" if runtime_path else key
 
 
 def humanize(symbol: str) -> str:

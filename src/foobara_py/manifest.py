@@ -10,6 +10,7 @@ something new registers.
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def command_facts(command: type[CommandBase[Any, Any]]) -> CommandFacts:
     cached = command.__dict__.get("_manifest_facts")
     if cached is not None and cached[0] == version:
         return cached[1]  # type: ignore[no-any-return]
-    possible = possible_errors_of_command(command)
+    possible = possible_errors_of_command(command, lambda sub: command_facts(sub).possible_errors)
     inputs_node = command._inputs_node
     inputs_types = types_depended_on(inputs_node) if inputs_node is not None else set()
     result_node = _result_node(command)
@@ -388,8 +389,16 @@ def _organization_of_domain(name: str) -> str:
 
 
 _FOOBARA_VALUE_DOMAIN = {
-    **_scoped("domain", "Foobara::Value", ["Foobara", "Value"], ["Value"], None, "Foobara::Value", "Foobara",
-              ("organization", "Foobara")),  # fmt: skip
+    **_scoped(
+        "domain",
+        "Foobara::Value",
+        ["Foobara", "Value"],
+        ["Value"],
+        None,
+        "Foobara::Value",
+        "Foobara",
+        ("organization", "Foobara"),
+    ),
     "types": [],
     "commands": [],
 }
@@ -432,6 +441,20 @@ def manifest(*roots: Any, remove_sensitive: bool = False) -> dict[str, Any]:
     cached = _cache.get(key)
     if cached is not None:
         return cached
+    collecting = gc.isenabled()
+    gc.disable()  # a build makes many small dicts that can hold no cycles: skip the collector's passes
+    try:
+        result = _build(roots, remove_sensitive)
+    finally:
+        if collecting:
+            gc.enable()
+    if len(_cache) > 64:
+        _cache.clear()
+    _cache[key] = result
+    return result
+
+
+def _build(roots: tuple[Any, ...], remove_sensitive: bool) -> dict[str, Any]:
     builder = _Builder(remove_sensitive, full=not roots)
     if roots:
         for root in roots:
@@ -450,11 +473,7 @@ def manifest(*roots: Any, remove_sensitive: bool = False) -> dict[str, Any]:
         builder.add_error(DATA_ERROR)
         builder.domains.add("Foobara::Value")
         builder.organizations.add("Foobara")
-    result = builder.build()
-    if len(_cache) > 64:
-        _cache.clear()
-    _cache[key] = result
-    return result
+    return builder.build()
 
 
 def manifest_json(*roots: Any, remove_sensitive: bool = False, indent: int | None = 2) -> str:
@@ -481,4 +500,3 @@ def entries(data: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
     for category in CATEGORIES:
         for name, entry in data.get(category, {}).items():
             yield category, name, entry
-

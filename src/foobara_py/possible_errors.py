@@ -217,22 +217,33 @@ BUILTIN_ERRORS = [
 ]  # fmt: skip
 
 
-@dataclass(frozen=True, eq=False)
 class PossibleErrorEntry:
     """One key a command (or type) may report, and the error class behind it."""
 
-    category: str
-    symbol: str
-    path: tuple[PathPart, ...]
-    error: ErrorClass
-    runtime_path: tuple[str, ...] = ()
+    __slots__ = ("category", "error", "key", "path", "runtime_path", "symbol")
 
-    @property
-    def key(self) -> str:
-        return error_key(self.category, self.symbol, self.path, self.runtime_path)
+    def __init__(
+        self,
+        category: str,
+        symbol: str,
+        path: tuple[PathPart, ...],
+        error: ErrorClass,
+        runtime_path: tuple[str, ...] = (),
+        key: str | None = None,
+    ) -> None:
+        self.category = category
+        self.symbol = symbol
+        self.path = path
+        self.error = error
+        self.runtime_path = runtime_path
+        self.key = key or error_key(category, symbol, path, runtime_path)
 
     def prefixed(self, runtime_name: str) -> PossibleErrorEntry:
-        return PossibleErrorEntry(self.category, self.symbol, self.path, self.error, (runtime_name, *self.runtime_path))
+        """The entry as the command running this one as a subcommand sees it."""
+        return PossibleErrorEntry(
+            self.category, self.symbol, self.path, self.error, (runtime_name, *self.runtime_path),
+            f"{runtime_name}>{self.key}",
+        )  # fmt: skip
 
     def manifest(self) -> dict[str, Any]:
         entry: dict[str, Any] = {}
@@ -240,7 +251,10 @@ class PossibleErrorEntry:
             entry["path"] = list(self.path)
         if self.runtime_path:
             entry["runtime_path"] = list(self.runtime_path)
-        entry.update(category=self.category, symbol=self.symbol, key=self.key, error=self.error.reference)
+        entry["category"] = self.category
+        entry["symbol"] = self.symbol
+        entry["key"] = self.key
+        entry["error"] = self.error.reference
         return entry
 
 
@@ -309,9 +323,14 @@ def _declared_error_class(command: type[CommandBase[Any, Any]], declared: Possib
     )
 
 
-def possible_errors_of_command(command: type[CommandBase[Any, Any]]) -> list[PossibleErrorEntry]:
+def possible_errors_of_command(
+    command: type[CommandBase[Any, Any]],
+    errors_of_subcommand: Any = None,
+) -> list[PossibleErrorEntry]:
     """What the command may report: its inputs' errors, its declared errors, and its subcommands'
-    (prefixed with their names), sorted by key."""
+    (prefixed with their names), sorted by key. `errors_of_subcommand` gives a subcommand's
+    list (a cache, for the manifest); by default it is computed."""
+    errors_of_subcommand = errors_of_subcommand or possible_errors_of_command
     entries: dict[str, PossibleErrorEntry] = {}
     node = command._inputs_node
     inputs = errors_of_type(node) if node is not None else [_entry(CANNOT_CAST, ()), _entry(UNEXPECTED, ())]
@@ -322,7 +341,7 @@ def possible_errors_of_command(command: type[CommandBase[Any, Any]]) -> list[Pos
         entry = PossibleErrorEntry(declared.category, declared.symbol, declared.path, error)
         entries.setdefault(entry.key, entry)
     for subcommand in sorted(command._subcommands, key=lambda c: c.full_name()):
-        for entry in possible_errors_of_command(subcommand):
+        for entry in errors_of_subcommand(subcommand):
             prefixed = entry.prefixed(subcommand._runtime_name)
             entries.setdefault(prefixed.key, prefixed)
     return [entries[key] for key in sorted(entries)]
@@ -378,13 +397,20 @@ def _children(node: TypeNode, remove_sensitive: bool) -> list[TypeNode]:
 
 def types_depended_on(start: TypeNode | str | ErrorClass, *, remove_sensitive: bool = False) -> set[str]:
     """The registered types (builtin names or full names) a type or error class depends on."""
+    if isinstance(start, ErrorClass) and "_dependencies" in start.__dict__:
+        return set(start.__dict__["_dependencies"])
     seen: set[int | str] = set()
     found: set[str] = set()
 
     def visit(item: TypeNode | str | ErrorClass, is_start: bool) -> None:
         if isinstance(item, ErrorClass):
-            if item.context is not None and id(item) not in seen:
-                seen.add(id(item))
+            if id(item) in seen:
+                return
+            seen.add(id(item))
+            known = item.__dict__.get("_dependencies")
+            if known is not None and not is_start:  # an error's dependencies never change
+                found.update(known)
+            elif item.context is not None:
                 visit(item.context, False)
             return
         name = _registered_name(item)
@@ -399,12 +425,18 @@ def types_depended_on(start: TypeNode | str | ErrorClass, *, remove_sensitive: b
             parts: Iterable[Any] = _registered_parts(name, remove_sensitive)
         else:
             assert isinstance(item, TypeNode)
-            parts = [item.type, *own_errors(item, remove_sensitive=remove_sensitive), *_children(item, remove_sensitive)]
+            parts = [
+                item.type,
+                *own_errors(item, remove_sensitive=remove_sensitive),
+                *_children(item, remove_sensitive),
+            ]
         for part in parts:
             visit(part, False)
 
     visit(start, True)
-    if not isinstance(start, ErrorClass):
+    if isinstance(start, ErrorClass):
+        start.__dict__["_dependencies"] = set(found)
+    else:
         found.discard(_registered_name(start) or "")
     return found
 

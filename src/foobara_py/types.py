@@ -165,7 +165,7 @@ Date = dt.date
 DateTime = dt.datetime
 Duck = Any
 Array = list
-Tuple = tuple
+Tuple = tuple  # type: ignore[type-arg]
 Attributes = Annotated[dict[str, Any], _Named("attributes")]
 
 
@@ -371,6 +371,7 @@ def _declare(node: TypeNode, remove_sensitive: bool, inline: bool) -> Any:
             name: (LAZILY_SET if spec.default_factory is not None else _jsonable_default(spec.default))
             for name, spec in fields.items()
             if not spec.required
+            and not spec.node.sensitive  # a secret's default is a secret too
             and (spec.default_factory is not None or spec.default is not PydanticUndefined)
             and not (spec.default is None and spec.node.allow_nil)
         }

@@ -1,0 +1,169 @@
+"""JSON Schema (draft 2020-12) for a command's inputs and results, derived from its TypeNode.
+
+The HTTP, MCP and OpenAPI connectors describe commands to clients that speak JSON Schema (an MCP
+tool's `inputSchema`, OpenAPI 3.1). Deriving it from the TypeNode rather than from pydantic's
+`model_json_schema` keeps it in step with Foobara's manifest: the same types, the same rules for
+sensitive values, and registered types inlined, so a client has no `$defs` to resolve.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+
+from .types import FieldSpec, TypeNode, serialize
+
+__all__ = ["json_schema"]
+
+# The schema of each Foobara type before its structure, constraints and annotations are added.
+_BASE: dict[str, dict[str, Any]] = {
+    "integer": {"type": "integer"},
+    "float": {"type": "number"},
+    "big_decimal": {"type": "number"},
+    "string": {"type": "string"},
+    "symbol": {"type": "string"},
+    "email": {"type": "string", "format": "email"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "array": {"type": "array"},
+    "tuple": {"type": "array"},
+    "associative_array": {"type": "object"},
+    "attributes": {"type": "object"},
+}
+
+_BOUNDS = {
+    "min": "minimum",
+    "max": "maximum",
+    "greater_than": "exclusiveMinimum",
+    "less_than": "exclusiveMaximum",
+    "multiple_of": "multipleOf",
+}
+# What a length constraint counts, by JSON type.
+_LENGTHS = {"string": "Length", "array": "Items", "object": "Properties"}
+_STRING_TYPES = ("string", "symbol", "email")
+
+
+def json_schema(node: TypeNode | None, *, remove_sensitive: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a type; `None` (a command without inputs) is an empty object.
+
+    With `remove_sensitive`, hidden attributes (sensitive and not exposed) are left out, as in
+    manifests made for connectors: a client never sees them.
+    """
+    if node is None:
+        return {"type": "object", "properties": {}, "additionalProperties": False}
+    return _schema(node, remove_sensitive)
+
+
+def _schema(node: TypeNode, remove_sensitive: bool) -> dict[str, Any]:
+    schema = _structure(node, remove_sensitive)
+    _add_constraints(node, schema)
+    if node.one_of is not None:
+        values = [_json_value(v) for v in node.one_of]
+        if node.allow_nil and None not in values:
+            values.append(None)
+        schema["enum"] = values
+    if node.allow_nil:
+        schema = _nullable(schema)
+    # Annotations go on the outer schema, so a nullable wrapper keeps them visible.
+    if node.reference is not None:
+        schema["title"] = node.reference.rsplit("::", 1)[-1]
+    if node.description:
+        schema["description"] = node.description
+    if node.sensitive:
+        # Clients send secrets but never get them back.
+        schema["writeOnly"] = True
+    return schema
+
+
+def _structure(node: TypeNode, remove_sensitive: bool) -> dict[str, Any]:
+    if node.members is not None:
+        return {"anyOf": [_schema(m, remove_sensitive) for m in node.members]}
+    schema = dict(_BASE.get(node.type, {}))  # duck: anything
+    if node.type == "array" and node.element is not None:
+        schema["items"] = _schema(node.element, remove_sensitive)
+    elif node.type == "tuple" and node.elements is not None:
+        schema["prefixItems"] = [_schema(e, remove_sensitive) for e in node.elements]
+        schema["minItems"] = schema["maxItems"] = len(node.elements)
+    elif node.type == "associative_array":
+        key = node.key
+        # JSON keys are strings: only a string key's own rules (a pattern, an enum) say anything.
+        if key is not None and key.type in _STRING_TYPES and (key.constraints or key.one_of is not None):
+            schema["propertyNames"] = _schema(key, remove_sensitive)
+        if node.element is not None:
+            schema["additionalProperties"] = _schema(node.element, remove_sensitive)
+    elif node.type == "attributes" and node.fields is not None:
+        schema.update(_object(node, remove_sensitive))
+    return schema
+
+
+def _object(node: TypeNode, remove_sensitive: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for spec in node.visible_fields(remove_sensitive).values():
+        name = spec.alias or spec.name  # the name clients send
+        prop = _schema(spec.node, remove_sensitive)
+        if _has_plain_default(spec):
+            prop["default"] = _json_value(spec.default)
+        properties[name] = prop
+        if spec.required:
+            required.append(name)
+    schema: dict[str, Any] = {"properties": properties}
+    if required:
+        schema["required"] = sorted(required)
+    # Commands reject unexpected attributes unless the model lets extra ones in.
+    extra = node.model.model_config.get("extra") if node.model is not None else None
+    schema["additionalProperties"] = extra == "allow"
+    return schema
+
+
+def _has_plain_default(spec: FieldSpec) -> bool:
+    """A default a client can be told: not computed by a factory, and never a secret."""
+    return (
+        not spec.required
+        and spec.default_factory is None
+        and spec.default is not PydanticUndefined
+        and not spec.node.sensitive
+    )
+
+
+def _add_constraints(node: TypeNode, schema: dict[str, Any]) -> None:
+    """Map the constraints that apply to the schema's JSON type; the rest (a bound on a date,
+    say) have no JSON Schema keyword and are left to the command's own validation."""
+    kind = schema.get("type")
+    for name, value in node.constraints.items():
+        if name in _BOUNDS:
+            if (
+                kind in ("integer", "number")
+                and isinstance(value, (int, float, Decimal))
+                and not isinstance(value, bool)
+            ):
+                schema[_BOUNDS[name]] = _json_value(value)
+        elif name in ("max_length", "min_length"):
+            counted = _LENGTHS.get(kind) if isinstance(kind, str) else None
+            if counted is not None:
+                # setdefault: a tuple's fixed length already says more.
+                schema.setdefault(name[:3] + counted, value)
+        elif name == "matches" and kind == "string":
+            schema["pattern"] = value
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    if not schema or "enum" in schema:
+        return schema  # already takes null: anything, or an enum that lists it
+    if list(schema) == ["anyOf"]:
+        return {"anyOf": [*schema["anyOf"], {"type": "null"}]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _json_value(value: Any) -> Any:
+    """A value as JSON: a Decimal as a number (the schema says big_decimal is one), anything
+    else as results are serialized."""
+    if isinstance(value, Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else float(value)
+    return serialize(value)
