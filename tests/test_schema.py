@@ -491,3 +491,19 @@ def test_registered_model_is_inlined_with_a_title() -> None:
 def test_schemas_are_json(model: type[BaseModel], remove_sensitive: bool) -> None:
     schema = schema_of(model, remove_sensitive=remove_sensitive)
     assert json.loads(json.dumps(schema)) == schema
+
+
+def test_commands_give_their_inputs_and_result_schemas() -> None:
+    from foobara_py import inputs_json_schema, result_json_schema
+    from tests.acme import Add, Divide
+
+    assert inputs_json_schema(Add) == {
+        "type": "object",
+        "properties": {
+            "a": {"type": "integer", "description": "first operand"},
+            "b": {"type": "integer", "description": "second operand", "default": 0},
+        },
+        "required": ["a"],
+        "additionalProperties": False,
+    }
+    assert result_json_schema(Divide) == {"type": "integer"}

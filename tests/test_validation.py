@@ -282,3 +282,16 @@ def test_email_is_downcased_and_checked_with_rubys_rules() -> None:
     long = "a" * 60 + "@example.com"
     assert Save.run(email=long).error_keys == ["data.email.cannot_exceed64_characters"]
     assert Save.run(email=["x"]).error_keys == ["data.email.cannot_cast"]
+
+
+def test_booleans_cast_from_rubys_words() -> None:
+    class Flags(BaseModel):
+        enabled: bool
+
+    Toggle = command_for(Flags)
+    for word in ("true", "t", "yes", "y", "1", "TRUE", "Yes", 1):
+        assert Toggle.run(enabled=word).unwrap().enabled is True, word
+    for word in ("false", "f", "no", "n", "0", "False", 0):
+        assert Toggle.run(enabled=word).unwrap().enabled is False, word
+    assert Toggle.run(enabled="maybe").error_keys == ["data.enabled.cannot_cast"]
+    assert Toggle.run(enabled=2).error_keys == ["data.enabled.cannot_cast"]

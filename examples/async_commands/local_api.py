@@ -106,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # concurrent examples open many connections at once
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -8,6 +8,14 @@ job queue. Importing this package imports pydantic and nothing else beyond the s
 from .command import AsyncCommand, Command
 from .decorators import async_command, async_simple_command, command, simple_command
 from .domain import GLOBAL_DOMAIN, GLOBAL_ORGANIZATION, Domain, Organization, all_commands, lookup_command
+from .domain_mapper import (
+    DomainMapper,
+    ForgotToDependOnDomainMapperError,
+    NoDomainMapperFoundError,
+    domain_mapper,
+    find_mapper,
+    register_mapper,
+)
 from .errors import (
     CannotAccessDomainError,
     CannotRunAsyncSubcommandError,
@@ -23,6 +31,7 @@ from .errors import (
 )
 from .manifest import ManifestEntryNotFoundError, describe, manifest, manifest_json
 from .outcome import Outcome
+from .schema import inputs_json_schema, json_schema, result_json_schema
 from .transaction import Transaction, TransactionResource
 from .types import (
     Array,
@@ -61,15 +70,18 @@ __all__ = [
     "Date",
     "DateTime",
     "Domain",
+    "DomainMapper",
     "Duck",
     "Email",
     "Float",
     "FoobaraError",
+    "ForgotToDependOnDomainMapperError",
     "FrameworkUsageError",
     "Integer",
     "InvalidErrorContextError",
     "ManifestEntryNotFoundError",
     "Model",
+    "NoDomainMapperFoundError",
     "Organization",
     "Outcome",
     "PossibleError",
@@ -86,8 +98,14 @@ __all__ = [
     "async_simple_command",
     "command",
     "describe",
+    "domain_mapper",
+    "find_mapper",
+    "inputs_json_schema",
+    "json_schema",
     "lookup_command",
     "manifest",
     "manifest_json",
+    "register_mapper",
+    "result_json_schema",
     "simple_command",
 ]

@@ -19,12 +19,19 @@ import typing
 from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import partial
 from types import CoroutineType
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from . import callbacks as cb
 from .domain import GLOBAL_DOMAIN, Domain, _registry, underscore
+from .domain_mapper import (
+    AmbiguousDomainMapperError,
+    DomainMapper,
+    NoDomainMapperFoundError,
+    _is_type_like,
+    _mapper_for_command,
+)
 from .errors import (
     CannotAccessDomainError,
     CannotRunAsyncSubcommandError,
@@ -48,6 +55,8 @@ __all__ = ["AsyncCommand", "Command", "CommandBase"]
 InputsT = TypeVar("InputsT")
 ResultT = TypeVar("ResultT")
 R = TypeVar("R")
+MappedInputsT = TypeVar("MappedInputsT")
+T = TypeVar("T")
 _TYPE_PARAMETERS: Any = (InputsT, ResultT)
 
 _HOOKS = ("load_records", "validate_records", "validate", "before_execute", "execute", "after_execute")
@@ -150,7 +159,7 @@ class CommandBase(Generic[InputsT, ResultT]):
     """What Command and AsyncCommand share. Subclass one of those two, not this."""
 
     # --- what a command class declares ---------------------------------------------------
-    depends_on: ClassVar[Sequence[type[CommandBase[Any, Any]]]] = ()
+    depends_on: ClassVar[Sequence[type[CommandBase[Any, Any]] | type[DomainMapper[Any, Any]]]] = ()
     possible_errors: ClassVar[Sequence[str | PossibleError]] = ()
     description: ClassVar[str | None] = None
     is_query: ClassVar[bool] = False
@@ -165,6 +174,7 @@ class CommandBase(Generic[InputsT, ResultT]):
     _result_node: ClassVar[TypeNode | None] = None
     _result_validate: ClassVar[Callable[[Any], Any] | None] = None
     _subcommands: ClassVar[frozenset[type[CommandBase[Any, Any]]]] = frozenset()
+    _mappers: ClassVar[frozenset[type[DomainMapper[Any, Any]]]] = frozenset()
     _declared_errors: ClassVar[dict[str, PossibleError]] = {}
     _overrides: ClassVar[frozenset[str]] = frozenset()
     _domain: ClassVar[Domain] = GLOBAL_DOMAIN
@@ -229,6 +239,11 @@ class CommandBase(Generic[InputsT, ResultT]):
     @classmethod
     def subcommands(cls) -> frozenset[type[CommandBase[Any, Any]]]:
         return cls._subcommands
+
+    @classmethod
+    def domain_mappers(cls) -> frozenset[type[DomainMapper[Any, Any]]]:
+        """The domain mappers listed in `depends_on`: the only ones `run_mapped_subcommand` uses."""
+        return cls._mappers
 
     # --- callbacks -----------------------------------------------------------------------
 
@@ -353,6 +368,59 @@ class CommandBase(Generic[InputsT, ResultT]):
         for error in outcome._errors:
             self.add_error(error.with_runtime_prefix(command._runtime_name))
         raise _Halt
+
+    def _plan_mapped_subcommand(
+        self, command: type[CommandBase[Any, Any]], value: Any, to: Any, inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], Callable[[Any], Any]]:
+        """Everything `run_mapped_subcommand` does around running the subcommand, shared by the
+        sync and async twins: the subcommand's inputs (mapped from `value`, `inputs` on top) and
+        the function that maps its result. The mappers are chosen before the subcommand runs, so a
+        missing or undeclared one raises before anything has happened."""
+        self._check_subcommand(command)
+        if value is None and to is None:
+            raise FrameworkUsageError(
+                f"{type(self).full_name()} ran {command.full_name()} with nothing to map: give a value to map "
+                "to its inputs and/or to= for its result (or use run_subcommand)"
+            )
+        inputs_mapper = None if value is None else self._mapper_for(value, command)
+        result_mapper = None
+        if to is not None and _is_type_like(command._result_type):
+            try:  # by the subcommand's result type; failing that, by its result once it has run
+                result_mapper = self._mapper_for(command._result_type, to)
+            except NoDomainMapperFoundError as missing:
+                if isinstance(missing, AmbiguousDomainMapperError):
+                    raise
+        if inputs_mapper is not None:
+            inputs = {**_as_raw_inputs(self._run_mapper(inputs_mapper, value)), **inputs}
+        if to is None:
+            return inputs, _unchanged
+
+        def map_result(result: Any) -> Any:
+            return self._run_mapper(result_mapper or self._mapper_for(result, to), result)
+
+        return inputs, map_result
+
+    def _mapper_for(self, from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
+        cls = type(self)
+        mapper = _mapper_for_command(cls, from_, to)
+        if not cls._domain.can_run_commands_of(mapper.domain()):
+            raise CannotAccessDomainError(
+                f"{cls.full_name()} (domain {cls._domain.full_name}) cannot use the domain mapper "
+                f"{mapper.full_name()}: domain {cls._domain.full_name} does not depend on {mapper.domain().full_name}"
+            )
+        return mapper
+
+    def _run_mapper(self, mapper: type[DomainMapper[Any, Any]], value: Any) -> Any:
+        """`mapper.map_value(value)`, except that a value that does not fit the from type fails the
+        run with data errors, as bad inputs to a subcommand would (the mapper leads the runtime
+        path: `crm::contact_to_customer>data.from.email.missing_required_attribute`)."""
+        try:
+            from_value = mapper._cast_from(value)
+        except ValidationError as exc:
+            for error in mapper._cast_errors(value, exc):
+                self.add_error(error.with_runtime_prefix(mapper._runtime_name()))
+            raise _Halt from None
+        return mapper._map_cast(from_value)
 
     # --- the lifecycle -------------------------------------------------------------------
 
@@ -507,6 +575,18 @@ def _nothing(command: Any) -> None:
     return None
 
 
+def _unchanged(value: R) -> R:
+    return value
+
+
+def _as_raw_inputs(model: BaseModel) -> dict[str, Any]:
+    """A mapped inputs model as the raw inputs of a run: keyed as validation expects (by alias),
+    and shallow, so nested models are passed on as they are."""
+    raw = {info.alias or name: getattr(model, name) for name, info in type(model).model_fields.items()}
+    raw.update(model.model_extra or {})
+    return raw
+
+
 def _name_of(command: Any) -> str:
     return command.full_name() if isinstance(command, type) and issubclass(command, CommandBase) else repr(command)
 
@@ -591,7 +671,8 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
             if inspect.iscoroutinefunction(getattr(cls, name)):
                 raise TypeError(f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks")
 
-    cls._subcommands = frozenset(_command_list(cls, "depends_on"))
+    subcommands, mappers = _dependencies(cls)
+    cls._subcommands, cls._mappers = frozenset(subcommands), frozenset(mappers)
     cls._declared_errors = _declared_errors(cls)
 
     if isinstance(inputs_type, TypeVar) or isinstance(result_type, TypeVar):
@@ -619,12 +700,24 @@ def _type_arguments(cls: type[CommandBase[Any, Any]]) -> tuple[Any, Any]:
     return cls._inputs_type, cls._result_type
 
 
-def _command_list(cls: type[CommandBase[Any, Any]], attribute: str) -> list[type[CommandBase[Any, Any]]]:
-    commands = list(getattr(cls, attribute) or ())
-    for command in commands:
-        if not (isinstance(command, type) and issubclass(command, CommandBase)):
-            raise TypeError(f"{cls.__name__}.{attribute} lists {command!r}, which is not a command class")
-    return commands
+def _dependencies(
+    cls: type[CommandBase[Any, Any]],
+) -> tuple[list[type[CommandBase[Any, Any]]], list[type[DomainMapper[Any, Any]]]]:
+    """`depends_on`, split into subcommands and domain mappers."""
+    commands: list[type[CommandBase[Any, Any]]] = []
+    mappers: list[type[DomainMapper[Any, Any]]] = []
+    for item in cls.depends_on or ():
+        if isinstance(item, type) and issubclass(item, CommandBase):
+            commands.append(item)
+        elif isinstance(item, type) and issubclass(item, DomainMapper):
+            if isinstance(item._from_type, TypeVar) or isinstance(item._to_type, TypeVar):
+                raise TypeError(f"{cls.__name__}.depends_on lists {item.__name__}, a generic mapper base")
+            mappers.append(item)
+        else:
+            raise TypeError(
+                f"{cls.__name__}.depends_on lists {item!r}, which is neither a command class nor a domain mapper"
+            )
+    return commands, mappers
 
 
 def _declared_errors(cls: type[CommandBase[Any, Any]]) -> dict[str, PossibleError]:
@@ -723,6 +816,32 @@ class Command(CommandBase[InputsT, ResultT]):
         self._check_subcommand(command)
         return self._take_subcommand_outcome(command, _drive_sync(command._start(inputs)))
 
+    @overload
+    def run_mapped_subcommand(
+        self, command: type[CommandBase[Any, R]], value: Any = None, /, *, to: None = None, **inputs: Any
+    ) -> R: ...
+    @overload
+    def run_mapped_subcommand(
+        self,
+        command: type[CommandBase[Any, Any]],
+        value: Any = None,
+        /,
+        *,
+        to: type[CommandBase[MappedInputsT, Any]],
+        **inputs: Any,
+    ) -> MappedInputsT: ...
+    @overload
+    def run_mapped_subcommand(
+        self, command: type[CommandBase[Any, Any]], value: Any = None, /, *, to: type[T], **inputs: Any
+    ) -> T: ...
+    def run_mapped_subcommand(
+        self, command: type[CommandBase[Any, Any]], value: Any = None, /, *, to: Any = None, **inputs: Any
+    ) -> Any:
+        """Run `command` with `value` mapped to its inputs (`inputs` on top), and its result mapped
+        to `to` if given, with domain mappers listed in `depends_on`."""
+        inputs, map_result = self._plan_mapped_subcommand(command, value, to, inputs)
+        return map_result(self.run_subcommand(command, **inputs))
+
     def before_execute(self) -> None:
         """Runs just before `execute`, after inputs, records and `validate`."""
 
@@ -772,6 +891,32 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
             self._inflight -= 1
             if not self._inflight and self._idle is not None:
                 self._idle.set()
+
+    @overload
+    async def run_mapped_subcommand(
+        self, command: type[CommandBase[Any, R]], value: Any = None, /, *, to: None = None, **inputs: Any
+    ) -> R: ...
+    @overload
+    async def run_mapped_subcommand(
+        self,
+        command: type[CommandBase[Any, Any]],
+        value: Any = None,
+        /,
+        *,
+        to: type[CommandBase[MappedInputsT, Any]],
+        **inputs: Any,
+    ) -> MappedInputsT: ...
+    @overload
+    async def run_mapped_subcommand(
+        self, command: type[CommandBase[Any, Any]], value: Any = None, /, *, to: type[T], **inputs: Any
+    ) -> T: ...
+    async def run_mapped_subcommand(
+        self, command: type[CommandBase[Any, Any]], value: Any = None, /, *, to: Any = None, **inputs: Any
+    ) -> Any:
+        """Run `command` (async or sync) with `value` mapped to its inputs (`inputs` on top), and its
+        result mapped to `to` if given, with domain mappers listed in `depends_on`."""
+        inputs, map_result = self._plan_mapped_subcommand(command, value, to, inputs)
+        return map_result(await self.run_subcommand(command, **inputs))
 
     async def before_execute(self) -> None:
         """Runs just before `execute`, after inputs, records and `validate`."""

@@ -148,6 +148,12 @@ class Domain:
         _registry.changed()
         return cls
 
+    def mapper(self, cls: M) -> M:
+        """Class decorator: put a domain mapper in this domain."""
+        from .domain_mapper import register_mapper
+
+        return register_mapper(cls, self)
+
     def register_type(self, name: str, annotation: Any, *, description: str | None = None) -> Any:
         """Name a type in this domain (`phone = domain.register_type("phone", Annotated[str, ...])`).
         Use the returned annotation in models; manifests declare it by its full name."""

@@ -15,7 +15,7 @@ from pydantic_core import PydanticUndefined
 
 from .types import FieldSpec, TypeNode, serialize
 
-__all__ = ["json_schema"]
+__all__ = ["inputs_json_schema", "json_schema", "result_json_schema"]
 
 # The schema of each Foobara type before its structure, constraints and annotations are added.
 _BASE: dict[str, dict[str, Any]] = {
@@ -55,6 +55,19 @@ def json_schema(node: TypeNode | None, *, remove_sensitive: bool = False) -> dic
     if node is None:
         return {"type": "object", "properties": {}, "additionalProperties": False}
     return _schema(node, remove_sensitive)
+
+
+def inputs_json_schema(command: Any, *, remove_sensitive: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a command's inputs (an MCP tool's `inputSchema`)."""
+    return json_schema(command._inputs_node, remove_sensitive=remove_sensitive)
+
+
+def result_json_schema(command: Any, *, remove_sensitive: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a command's result; `{}` for a result of any type."""
+    node = command._result_node
+    if node is None or command._result_type is None or command._result_type is type(None):
+        return {"type": "null"}
+    return json_schema(node, remove_sensitive=remove_sensitive)
 
 
 def _schema(node: TypeNode, remove_sensitive: bool) -> dict[str, Any]:
