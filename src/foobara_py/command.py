@@ -103,18 +103,22 @@ class _Around:
         return await proceed_from(0)
 
 
+def _resume(lifecycle: Generator[Any, Any, Any], value: Any, error: BaseException | None) -> Any:
+    """Hand the last call's value (or exception) back to the lifecycle; its next instruction.
+    Raises StopIteration, carrying the outcome, when the lifecycle is done."""
+    return lifecycle.send(value) if error is None else lifecycle.throw(error)
+
+
 def _drive_sync(lifecycle: Generator[Any, Any, R]) -> R:
     """Run a lifecycle generator, calling each yielded callable."""
     value: Any = None
     error: BaseException | None = None
     while True:
         try:
-            if error is None:
-                instruction = lifecycle.send(value)
-            else:
-                instruction, error = lifecycle.throw(error), None
+            instruction = _resume(lifecycle, value, error)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        value = error = None
         try:
             value = instruction.run_sync() if type(instruction) is _Around else instruction()
             if type(value) is CoroutineType:
@@ -127,32 +131,27 @@ def _drive_sync(lifecycle: Generator[Any, Any, R]) -> R:
             value, error = None, exc
 
 
-def _describe_call(instruction: Any) -> str:
-    target = instruction.func if isinstance(instruction, partial) else instruction
-    return str(getattr(target, "__qualname__", target))
-
-
 async def _drive_async(lifecycle: Generator[Any, Any, R]) -> R:
-    """Run a lifecycle generator, calling and awaiting each yielded callable."""
+    """Run a lifecycle generator, calling each yielded callable and awaiting what it returns."""
     value: Any = None
     error: BaseException | None = None
     while True:
         try:
-            if error is None:
-                instruction = lifecycle.send(value)
-            else:
-                instruction, error = lifecycle.throw(error), None
+            instruction = _resume(lifecycle, value, error)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        value = error = None
         try:
-            if type(instruction) is _Around:
-                value = await instruction.run_async()
-            else:
-                value = instruction()
-                if inspect.isawaitable(value):
-                    value = await value
+            value = await instruction.run_async() if type(instruction) is _Around else instruction()
+            if inspect.isawaitable(value):
+                value = await value
         except BaseException as exc:
             value, error = None, exc
+
+
+def _describe_call(instruction: Any) -> str:
+    target = instruction.func if isinstance(instruction, partial) else instruction
+    return str(getattr(target, "__qualname__", target))
 
 
 class CommandBase(Generic[InputsT, ResultT]):
