@@ -258,13 +258,6 @@ def all_commands() -> list[type[CommandBase[Any, Any]]]:
     return list(_registry.commands.values())
 
 
-def lookup_domain(name: str) -> Domain:
-    domain = _registry.domains.get(name)
-    if domain is None:
-        raise LookupError(f"No domain is registered as {name!r}")
-    return domain
-
-
 def find_or_create_domain(name: str, organization: Organization | str | None = None) -> Domain:
     org_name = organization.full_name if isinstance(organization, Organization) else organization
     full_name = f"{org_name}::{name}" if org_name else name

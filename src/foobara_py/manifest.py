@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import gc
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -494,9 +493,3 @@ def describe(name: str, *roots: Any, category: str | None = None, remove_sensiti
     close = difflib.get_close_matches(name, known, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ManifestEntryNotFoundError(f"Nothing in the manifest is named {name!r}{hint}")
-
-
-def entries(data: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
-    for category in CATEGORIES:
-        for name, entry in data.get(category, {}).items():
-            yield category, name, entry

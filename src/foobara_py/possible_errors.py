@@ -211,10 +211,6 @@ CONSTRAINT_ERRORS = {
     "min_length": _constraint_error("string", "MinLength", "min_length_not_met", "min_length", "integer"),
     "matches": _constraint_error("string", "MatchesRegex", "does_not_match", "regex", "duck"),
 }
-BUILTIN_ERRORS = [
-    DATA_ERROR, RUNTIME_ERROR, CANNOT_CAST, MISSING_REQUIRED, UNEXPECTED, VALUE_NOT_VALID, INCORRECT_TUPLE_SIZE,
-    *EMAIL_ERRORS.values(), *CONSTRAINT_ERRORS.values(),
-]  # fmt: skip
 
 
 class PossibleErrorEntry:
