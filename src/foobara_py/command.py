@@ -47,7 +47,7 @@ from .errors import (
 )
 from .outcome import Outcome
 from .transaction import Transaction, TransactionResource, _open, open_transactions
-from .types import TypeNode, node_for, node_for_model
+from .types import TypeNode, generic_arguments, node_for, node_for_model
 from .validation import InputsCaster, translate_errors
 
 __all__ = ["AsyncCommand", "Command", "CommandBase"]
@@ -639,9 +639,11 @@ def _checked_result(cls: type[CommandBase[Any, Any]], result: Any) -> Any:
     try:
         return validate(result)
     except ValidationError as exc:
-        assert cls._result_node is not None
-        problems = translate_errors(cls._result_node, result, exc.errors(include_url=False))
-        details = "; ".join(error.message for error in problems)
+        if cls._result_node is None:
+            details = f"it returns nothing, yet returned {result!r}"
+        else:
+            problems = translate_errors(cls._result_node, result, exc.errors(include_url=False))
+            details = "; ".join(error.message for error in problems)
         raise CouldNotProcessResultError(
             f"{cls.full_name()} returned a result that does not fit its result type: {details}"
         ) from None
@@ -656,7 +658,7 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     cls._own_callbacks = list(cls.__dict__.get("_own_callbacks", []))
     cls._compiled = None
 
-    inputs_type, result_type = _type_arguments(cls)
+    inputs_type, result_type = generic_arguments(cls, CommandBase, ("_inputs_type", "_result_type"))
     cls._inputs_type, cls._result_type = inputs_type, result_type
 
     if "description" not in cls.__dict__:
@@ -683,20 +685,6 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     cls._place_in(GLOBAL_DOMAIN)  # until a decorator places it elsewhere
     if "execute" in overrides and not cls.__dict__.get("abstract", False):
         _registry.add_pending(cls)
-
-
-def _type_arguments(cls: type[CommandBase[Any, Any]]) -> tuple[Any, Any]:
-    for base in cls.__dict__.get("__orig_bases__", ()):
-        origin = typing.get_origin(base)
-        if isinstance(origin, type) and issubclass(origin, CommandBase):
-            args = typing.get_args(base)
-            params = getattr(origin, "__parameters__", ())
-            substitution = dict(zip(params, args, strict=False))
-            resolved = []
-            for declared in (origin._inputs_type, origin._result_type):
-                resolved.append(substitution.get(declared, declared) if isinstance(declared, TypeVar) else declared)
-            return resolved[0], resolved[1]
-    return cls._inputs_type, cls._result_type
 
 
 def _dependencies(
@@ -753,7 +741,7 @@ def _result_of(
     except UnsupportedTypeError as exc:
         raise UnsupportedTypeError(f"{cls.__name__} result: {exc}") from None
     if result_type is None or result_type is type(None):
-        return node, TypeAdapter(None).validate_python
+        return None, TypeAdapter(None).validate_python  # no result: nothing to declare
     return node, TypeAdapter(result_type).validate_python
 
 

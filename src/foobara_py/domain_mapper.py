@@ -26,7 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from .domain import GLOBAL_DOMAIN, Domain, underscore
 from .errors import CouldNotProcessResultError, FoobaraError, FrameworkUsageError, UnsupportedTypeError
-from .types import FieldSpec, TypeNode, node_for
+from .types import FieldSpec, TypeNode, generic_arguments, node_for
 from .validation import translate_errors
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ class DomainMapper(Generic[FromT, ToT]):
 def _prepare_mapper(cls: type[DomainMapper[Any, Any]]) -> None:
     if inspect.iscoroutinefunction(cls.map):
         raise TypeError(f"{cls.__name__}.map is async: mapping is a pure conversion, make it a plain method")
-    from_declared, to_declared = _type_arguments(cls)
+    from_declared, to_declared = generic_arguments(cls, DomainMapper, ("_from_declared", "_to_declared"))
     cls._from_declared, cls._to_declared = from_declared, to_declared
     cls._from_node = None
     if isinstance(from_declared, TypeVar) or isinstance(to_declared, TypeVar):
@@ -241,19 +241,6 @@ def _prepare_mapper(cls: type[DomainMapper[Any, Any]]) -> None:
     cls._to_adapter = TypeAdapter(cls._to_type)
     if cls.map is not DomainMapper.map and not cls.__dict__.get("abstract", False):
         register_mapper(cls)  # in the global domain, until a decorator places it elsewhere
-
-
-def _type_arguments(cls: type[DomainMapper[Any, Any]]) -> tuple[Any, Any]:
-    for base in cls.__dict__.get("__orig_bases__", ()):
-        origin = typing.get_origin(base)
-        if isinstance(origin, type) and issubclass(origin, DomainMapper):
-            substitution = dict(zip(getattr(origin, "__parameters__", ()), typing.get_args(base), strict=False))
-            from_declared, to_declared = (
-                substitution.get(declared, declared) if isinstance(declared, TypeVar) else declared
-                for declared in (origin._from_declared, origin._to_declared)
-            )
-            return from_declared, to_declared
-    return cls._from_declared, cls._to_declared
 
 
 def _is_command_class(value: Any) -> bool:

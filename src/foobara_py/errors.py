@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ class PossibleError:
     def default_message(self) -> str:
         return self.message or humanize(self.symbol)
 
-    @property
+    @cached_property
     def _parsed(self) -> tuple[Category, tuple[PathPart, ...], str]:
         return parse_key(self.key_or_symbol)
 

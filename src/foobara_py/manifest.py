@@ -66,7 +66,7 @@ def command_facts(command: type[CommandBase[Any, Any]]) -> CommandFacts:
     possible = possible_errors_of_command(command, lambda sub: command_facts(sub).possible_errors)
     inputs_node = command._inputs_node
     inputs_types = types_depended_on(inputs_node) if inputs_node is not None else set()
-    result_node = _result_node(command)
+    result_node = command._result_node
     if result_node is None:
         result_types: set[str] = set()
     elif is_registered(result_node):
@@ -79,13 +79,6 @@ def command_facts(command: type[CommandBase[Any, Any]]) -> CommandFacts:
     facts = CommandFacts(possible, inputs_types, result_types, errors_types)
     command._manifest_facts = (version, facts)  # type: ignore[attr-defined]
     return facts
-
-
-def _result_node(command: type[CommandBase[Any, Any]]) -> TypeNode | None:
-    result_type = command._result_type
-    if result_type is None or result_type is type(None):
-        return None
-    return command._result_node
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,6 +129,7 @@ class _Builder:
         self.errors: dict[str, ErrorClass] = {}
         self.domains: set[str] = set()
         self.organizations: set[str] = set()
+        self._type_errors: dict[str, list[PossibleErrorEntry]] = {}
 
     # --- what to include ---------------------------------------------------------------
 
@@ -162,10 +156,8 @@ class _Builder:
         self.types.add(name)
         registered = type_registry.by_name.get(name)
         self.add_domain(_domain_of(registered.domain) if registered else GLOBAL_DOMAIN)
-        for dependency in types_depended_on(name):
+        for dependency in types_depended_on(name):  # the base type among them
             self.add_type(dependency)
-        if name in BUILTIN_TYPES and BUILTIN_TYPES[name][0]:
-            self.add_type(BUILTIN_TYPES[name][0])  # type: ignore[arg-type]
         for entry in self.type_errors(name):
             self.add_error(entry.error)
 
@@ -182,12 +174,16 @@ class _Builder:
             self.add_error(base)
 
     def type_errors(self, name: str) -> list[PossibleErrorEntry]:
+        known = self._type_errors.get(name)
+        if known is not None:
+            return known
         registered = type_registry.by_name.get(name)
         node = registered.node if registered is not None else TypeNode(type=name)
         entries: dict[str, PossibleErrorEntry] = {}
         for entry in errors_of_type(node):
             entries.setdefault(entry.key, entry)
-        return [entries[key] for key in sorted(entries)]
+        result = self._type_errors[name] = [entries[key] for key in sorted(entries)]
+        return result
 
     # --- entries -------------------------------------------------------------------------
 
@@ -227,7 +223,7 @@ class _Builder:
             else {"type": "attributes", "element_type_declarations": {}}
         )
         entry["description"] = command.description
-        result = _result_node(command)
+        result = command._result_node
         if result is not None:
             entry["result_type"] = result.declaration(remove_sensitive=rs)
         if command.is_query:

@@ -65,7 +65,7 @@ def inputs_json_schema(command: Any, *, remove_sensitive: bool = False) -> dict[
 def result_json_schema(command: Any, *, remove_sensitive: bool = False) -> dict[str, Any]:
     """The JSON Schema of a command's result; `{}` for a result of any type."""
     node = command._result_node
-    if node is None or command._result_type is None or command._result_type is type(None):
+    if node is None:
         return {"type": "null"}
     return json_schema(node, remove_sensitive=remove_sensitive)
 

@@ -547,6 +547,19 @@ def _bare_node(annotation: Any, origin: Any, seen: tuple[type, ...]) -> TypeNode
     raise UnsupportedTypeError(f"{_type_name(annotation)} is not a type Foobara can declare")
 
 
+def generic_arguments(cls: type, generic_base: type, attributes: tuple[str, ...]) -> tuple[Any, ...]:
+    """What a class fills in for its generic base's parameters (`Command[AddInputs, int]` gives
+    `(AddInputs, int)`), through generic subclasses in between; inherited when it fills in none.
+    `attributes` name where each class keeps what it resolved (a TypeVar while still open)."""
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = typing.get_origin(base)
+        if isinstance(origin, builtins.type) and issubclass(origin, generic_base):
+            substitution = dict(zip(getattr(origin, "__parameters__", ()), typing.get_args(base), strict=False))
+            declared = (getattr(origin, attribute) for attribute in attributes)
+            return tuple(substitution.get(d, d) if isinstance(d, typing.TypeVar) else d for d in declared)
+    return tuple(getattr(cls, attribute) for attribute in attributes)
+
+
 def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or repr(annotation)
 
@@ -627,32 +640,16 @@ _SENSITIVE_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
 
 
 def _sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of a model whose values are secret, as its type nodes mark them."""
     hidden = _SENSITIVE_FIELDS.get(model)
     if hidden is None:
-        hidden = frozenset(name for name, info in model.model_fields.items() if _is_sensitive(info))
-        _SENSITIVE_FIELDS[model] = hidden
+        names = set()
+        for name, info in model.model_fields.items():
+            try:
+                node = _node_for_field(info, ())
+            except UnsupportedTypeError:
+                continue  # a type Foobara cannot declare carries no Sensitive marker it knows of
+            if node.sensitive or any(member.sensitive for member in node.members or ()):
+                names.add(name)
+        hidden = _SENSITIVE_FIELDS[model] = frozenset(names)
     return hidden
-
-
-def _is_sensitive(info: FieldInfo) -> bool:
-    if info.annotation in (SecretStr, SecretBytes):
-        return True
-    return _has_sensitive_marker(tuple(info.metadata)) or _annotation_is_sensitive(info.annotation)
-
-
-def _annotation_is_sensitive(annotation: Any) -> bool:
-    if typing.get_origin(annotation) is Annotated:
-        inner, *extra = typing.get_args(annotation)
-        return _has_sensitive_marker(tuple(extra)) or _annotation_is_sensitive(inner)
-    if typing.get_origin(annotation) in (typing.Union, pytypes.UnionType):
-        return any(_annotation_is_sensitive(a) for a in typing.get_args(annotation))
-    return annotation in (SecretStr, SecretBytes)
-
-
-def _has_sensitive_marker(metadata: tuple[Any, ...]) -> bool:
-    for item in metadata:
-        if item is Sensitive or isinstance(item, Sensitive):
-            return True
-        if isinstance(item, FieldInfo) and _has_sensitive_marker(tuple(item.metadata)):
-            return True
-    return False
