@@ -12,44 +12,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["STATES", "TRANSITIONS", "CallbackSet", "resolve_transition"]
+from .lifecycle import Transition
+
+__all__ = ["CallbackSet", "resolve_transition"]
 
 Kind = Literal["before", "after", "around"]
 
-# transition -> the state it leads to, in the order a successful run takes them.
-TRANSITIONS: dict[str, str] = {
-    "open_transaction": "transaction_opened",
-    "cast_and_validate_inputs": "inputs_casted_and_validated",
-    "load_records": "loaded_records",
-    "validate_records": "validated_records",
-    "validate": "validated_execution",
-    "run_execute": "executing",
-    "commit_transaction": "transaction_committed",
-    "succeed": "succeeded",
-    "fail": "failed",
-    "error": "errored",
-}
-STATES = ("initialized", *TRANSITIONS.values())
-
 # Friendlier names users may write.
-_ALIASES = {"execute": "run_execute", "cast_inputs": "cast_and_validate_inputs"}
+_ALIASES = {"execute": Transition.RUN_EXECUTE, "cast_inputs": Transition.CAST_AND_VALIDATE_INPUTS}
 
 
-def resolve_transition(name: str | None) -> str | None:
-    """The canonical transition name, or None for "any transition"."""
+def resolve_transition(name: str | None) -> Transition | None:
+    """The transition a name means, or None for "any transition"."""
     if name is None:
         return None
-    canonical = _ALIASES.get(name, name)
-    if canonical not in TRANSITIONS:
-        known = ", ".join([*TRANSITIONS, *_ALIASES])
-        raise ValueError(f"Unknown transition {name!r}; known transitions: {known}")
-    return canonical
+    canonical = _ALIASES.get(name)
+    if canonical is not None:
+        return canonical
+    try:
+        return Transition(name)
+    except ValueError:
+        known = ", ".join([*Transition, *_ALIASES])
+        raise ValueError(f"Unknown transition {name!r}; known transitions: {known}") from None
 
 
 @dataclass(frozen=True, slots=True)
 class Callback:
     kind: Kind
-    transition: str | None  # None: any transition
+    transition: Transition | None  # None: any transition
     fn: Callable[..., Any]
 
 
@@ -73,14 +63,14 @@ def make_callback(kind: Kind, transition: str | None, fn: Callable[..., Any], *,
     return Callback(kind, resolve_transition(transition), fn)
 
 
-def build_table(callbacks: list[Callback]) -> dict[str, CallbackSet]:
+def build_table(callbacks: list[Callback]) -> dict[Transition, CallbackSet]:
     """Merge callbacks (ancestors' first) into one CallbackSet per transition.
 
     Before: any-transition callbacks, then the transition's own. After: the transition's own,
     then any-transition ones. Around: any-transition callbacks wrap the transition's own.
     """
-    table: dict[str, CallbackSet] = {}
-    for transition in TRANSITIONS:
+    table: dict[Transition, CallbackSet] = {}
+    for transition in Transition:
         mine = [c for c in callbacks if c.transition == transition]
         anys = [c for c in callbacks if c.transition is None]
         if not mine and not anys:

@@ -1,14 +1,10 @@
-"""Command and AsyncCommand: one lifecycle, driven two ways.
+"""Command and AsyncCommand: the classes users subclass.
 
-The lifecycle is written once, as a generator (`CommandBase._lifecycle`). Wherever it must call
-code that may be async (hooks, callbacks, transactions) it yields a zero-argument callable
-instead of calling it. `_drive_sync` calls what is yielded; `_drive_async` calls it and awaits
-the result when it is awaitable. Everything else (casting inputs, checking the result, error
-handling, state) is shared code.
-
-What can be known when a class is created (its inputs and result types and their validators,
-which hooks it overrides, its declared errors and subcommands) is resolved then, so a run does
-only the work of that run.
+A command class is prepared when it is created: its inputs and result types, the hooks it
+defines, its subcommands and declared errors are resolved then and kept in its `spec` (a
+`CommandSpec`), so a run does only the work of that run. The run itself is the lifecycle
+(`lifecycle.py`): one generator, driven by `Command.run` calling and by `AsyncCommand.run`
+awaiting.
 """
 
 from __future__ import annotations
@@ -16,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import typing
-from collections.abc import Callable, Generator, Mapping, Sequence
-from functools import partial
-from types import CoroutineType
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from . import callbacks as cb
+from . import lifecycle
 from .domain import GLOBAL_DOMAIN, Domain, _registry, underscore
 from .domain_mapper import (
     AmbiguousDomainMapperError,
@@ -45,8 +41,10 @@ from .errors import (
     UnsupportedTypeError,
     humanize,
 )
+from .lifecycle import Halt, State
 from .outcome import Outcome
-from .transaction import Transaction, TransactionResource, _open, open_transactions
+from .spec import CommandSpec
+from .transaction import RunTransactions, TransactionResource
 from .types import TypeNode, generic_arguments, node_for, node_for_model
 from .validation import InputsCaster, translate_errors
 
@@ -62,98 +60,6 @@ _TYPE_PARAMETERS: Any = (InputsT, ResultT)
 _HOOKS = ("load_records", "validate_records", "validate", "before_execute", "execute", "after_execute")
 
 
-class _Halt(BaseException):
-    """Stops a run. A BaseException so that user code's `except Exception` does not swallow it."""
-
-
-class _Around:
-    """An instruction to the driver: run a transition inside its around callbacks."""
-
-    __slots__ = ("arounds", "command", "perform", "transition")
-
-    def __init__(
-        self,
-        command: CommandBase[Any, Any],
-        transition: str,
-        arounds: tuple[Callable[..., Any], ...],
-        perform: _Step,
-    ) -> None:
-        self.command = command
-        self.transition = transition
-        self.arounds = arounds
-        self.perform = perform
-
-    def run_sync(self) -> Any:
-        def proceed_from(index: int) -> Any:
-            if index == len(self.arounds):
-                steps = self.perform(self.command)
-                return None if steps is None else _drive_sync(steps)
-            return self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
-
-        return proceed_from(0)
-
-    async def run_async(self) -> Any:
-        async def proceed_from(index: int) -> Any:
-            if index == len(self.arounds):
-                steps = self.perform(self.command)
-                return None if steps is None else await _drive_async(steps)
-            value = self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
-            return await value if inspect.isawaitable(value) else value
-
-        return await proceed_from(0)
-
-
-def _resume(lifecycle: Generator[Any, Any, Any], value: Any, error: BaseException | None) -> Any:
-    """Hand the last call's value (or exception) back to the lifecycle; its next instruction.
-    Raises StopIteration, carrying the outcome, when the lifecycle is done."""
-    return lifecycle.send(value) if error is None else lifecycle.throw(error)
-
-
-def _drive_sync(lifecycle: Generator[Any, Any, R]) -> R:
-    """Run a lifecycle generator, calling each yielded callable."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            instruction = _resume(lifecycle, value, error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value = error = None
-        try:
-            value = instruction.run_sync() if type(instruction) is _Around else instruction()
-            if type(value) is CoroutineType:
-                value.close()
-                raise FrameworkUsageError(
-                    f"{_describe_call(instruction)} is async: a sync Command cannot await it "
-                    "(use an AsyncCommand, or make it a plain function)"
-                )
-        except BaseException as exc:  # handed back to the lifecycle, which decides
-            value, error = None, exc
-
-
-async def _drive_async(lifecycle: Generator[Any, Any, R]) -> R:
-    """Run a lifecycle generator, calling each yielded callable and awaiting what it returns."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            instruction = _resume(lifecycle, value, error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value = error = None
-        try:
-            value = await instruction.run_async() if type(instruction) is _Around else instruction()
-            if inspect.isawaitable(value):
-                value = await value
-        except BaseException as exc:
-            value, error = None, exc
-
-
-def _describe_call(instruction: Any) -> str:
-    target = instruction.func if isinstance(instruction, partial) else instruction
-    return str(getattr(target, "__qualname__", target))
-
-
 class CommandBase(Generic[InputsT, ResultT]):
     """What Command and AsyncCommand share. Subclass one of those two, not this."""
 
@@ -165,6 +71,7 @@ class CommandBase(Generic[InputsT, ResultT]):
     transaction_resources: ClassVar[Sequence[TransactionResource]] = ()
 
     # --- resolved when the class is created ----------------------------------------------
+    spec: ClassVar[CommandSpec]
     _is_async: ClassVar[bool] = False
     _inputs_type: ClassVar[Any] = _TYPE_PARAMETERS[0]
     _result_type: ClassVar[Any] = _TYPE_PARAMETERS[1]
@@ -172,6 +79,7 @@ class CommandBase(Generic[InputsT, ResultT]):
     _inputs_node: ClassVar[TypeNode | None] = None
     _result_node: ClassVar[TypeNode | None] = None
     _result_validate: ClassVar[Callable[[Any], Any] | None] = None
+    _result_exact: ClassVar[type | None] = None  # a result of exactly this class needs no check
     _subcommands: ClassVar[frozenset[type[CommandBase[Any, Any]]]] = frozenset()
     _mappers: ClassVar[frozenset[type[DomainMapper[Any, Any]]]] = frozenset()
     _declared_errors: ClassVar[dict[str, PossibleError]] = {}
@@ -180,16 +88,17 @@ class CommandBase(Generic[InputsT, ResultT]):
     _full_name: ClassVar[str] = ""
     _runtime_name: ClassVar[str] = ""
     _own_callbacks: ClassVar[list[cb.Callback]] = []
-    _compiled: ClassVar[tuple[tuple[Any, ...], dict[str, cb.CallbackSet]] | None] = None
+    _plan: ClassVar[lifecycle.Plan | None] = None
 
     # Per run; class-level defaults save work for runs that never touch them.
     _inflight: int = 0
     _idle: asyncio.Event | None = None
-    _transactions: dict[Any, Transaction] | None = None
+    _subtasks: set[asyncio.Task[Any]] | None = None
+    _transactions: RunTransactions | None = None
     exception: BaseException | None = None
     inputs: InputsT = typing.cast(Any, None)  # the validated inputs model
     result: ResultT | None = None
-    state: str = "initialized"
+    state: State = State.INITIALIZED
     outcome: Outcome[ResultT] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -202,10 +111,11 @@ class CommandBase(Generic[InputsT, ResultT]):
     _errors: dict[str, FoobaraError]
 
     def __init__(self, **raw_inputs: Any) -> None:
+        """Runs at the start of every run of a class that overrides it, with the raw inputs
+        (call `super().__init__(**raw_inputs)`); an exception here fails the run like one in
+        `execute`. Commands are made by `run()`, not by calling the class."""
         self.raw_inputs = raw_inputs
         self._errors = {}
-
-    # --- names ---------------------------------------------------------------------------
 
     @classmethod
     def full_name(cls) -> str:
@@ -221,6 +131,7 @@ class CommandBase(Generic[InputsT, ResultT]):
         cls._domain = domain
         cls._full_name = domain.command_full_name(cls.__name__)
         cls._runtime_name = underscore(cls._full_name)
+        cls.spec = _make_spec(cls)
 
     @classmethod
     def inputs_type(cls) -> type[BaseModel] | None:
@@ -313,7 +224,7 @@ class CommandBase(Generic[InputsT, ResultT]):
             )
         )
         if halt:
-            raise _Halt
+            raise Halt
 
     def add_input_error(
         self,
@@ -339,7 +250,7 @@ class CommandBase(Generic[InputsT, ResultT]):
 
     def halt(self) -> typing.NoReturn:
         """Stop the run now. It fails with the errors added so far (or `runtime.halted`)."""
-        raise _Halt
+        raise Halt
 
     # --- subcommands (shared checks; running them differs between sync and async) --------
 
@@ -366,7 +277,7 @@ class CommandBase(Generic[InputsT, ResultT]):
             return outcome.result  # type: ignore[return-value]
         for error in outcome._errors:
             self.add_error(error.with_runtime_prefix(command._runtime_name))
-        raise _Halt
+        raise Halt
 
     def _plan_mapped_subcommand(
         self, command: type[CommandBase[Any, Any]], value: Any, to: Any, inputs: dict[str, Any]
@@ -418,160 +329,41 @@ class CommandBase(Generic[InputsT, ResultT]):
         except ValidationError as exc:
             for error in mapper._cast_errors(value, exc):
                 self.add_error(error.with_runtime_prefix(mapper._runtime_name()))
-            raise _Halt from None
+            raise Halt from None
         return mapper._map_cast(from_value)
 
-    # --- the lifecycle -------------------------------------------------------------------
+    # --- running -------------------------------------------------------------------------
 
     @classmethod
-    def _start(cls, raw_inputs: Mapping[str, Any]) -> Generator[Any, Any, Outcome[ResultT]]:
-        if cls._inputs_caster is None:
-            raise FrameworkUsageError(
-                f"{cls.__name__} cannot run: it does not say its inputs and result types "
-                f"(subclass Command[Inputs, Result])"
-            )
+    def _new(cls, raw_inputs: dict[str, Any]) -> CommandBase[InputsT, ResultT]:
         command = cls.__new__(cls)
-        command.raw_inputs = raw_inputs  # type: ignore[assignment]
+        command.raw_inputs = raw_inputs
         command._errors = {}
-        return command._lifecycle()
+        return command
 
-    def _lifecycle(self) -> Generator[Any, Any, Outcome[ResultT]]:
-        cls = type(self)
-        plan, table = cls._compiled or _compile(cls)
+    @classmethod
+    def _check_result(cls, result: Any) -> Any:
+        """The result cast to the result type; a result that does not fit is a bug in the
+        command. A result that is exactly the declared class is taken as it is."""
+        if type(result) is cls._result_exact:
+            return result
+        validate = cls._result_validate
+        if validate is None:
+            return result
         try:
-            for transition, perform, state, callbacks in plan:
-                if callbacks is None:
-                    steps = perform(self)
-                    if steps is not None:
-                        yield from steps
-                    self.state = state
-                else:
-                    yield from self._transition_with_callbacks(transition, perform, callbacks)
-                if self._errors:
-                    raise _Halt
-            yield from self._finish("succeed", table)
-            self.outcome = Outcome(None, self._errors.values()) if self._errors else Outcome(self.result)
-        except _Halt:
-            if self._inflight:  # concurrent subcommands still running: keep their errors too
-                yield self._wait_for_subcommands
-            if not self._errors:
-                self.add_error(FoobaraError("halted", "The command halted without reporting an error", "runtime"))
-            yield from self._rollback()
-            yield from self._finish("fail", table)
-            self.outcome = Outcome(None, self._errors.values())
-        except FrameworkUsageError as exc:
-            yield from self._rollback()
-            self.exception = exc
-            yield from self._finish("error", table)
-            raise
-        except Exception as exc:
-            yield from self._rollback()
-            self.exception = exc
-            self.add_error(_execution_error(exc))
-            yield from self._finish("error", table)
-            self.outcome = Outcome(None, self._errors.values())
-        except BaseException:  # cancellation, KeyboardInterrupt: undo, then let it go
-            yield from self._rollback()
-            self.state = "errored"
-            raise
-        return self.outcome
-
-    def _transition_with_callbacks(
-        self, transition: str, perform: _Step, callbacks: cb.CallbackSet
-    ) -> Generator[Any, Any, None]:
-        for before in callbacks.before:
-            yield partial(before, self, transition)
-        if callbacks.around:
-            yield _Around(self, transition, callbacks.around, perform)
-        else:
-            steps = perform(self)
-            if steps is not None:
-                yield from steps
-        self.state = cb.TRANSITIONS[transition]
-        for after in callbacks.after:
-            yield partial(after, self, transition)
-
-    def _finish(self, transition: str, table: dict[str, cb.CallbackSet]) -> Generator[Any, Any, None]:
-        """The final transition (succeed, fail or error); errors added by its callbacks are kept."""
-        callbacks = table.get(transition) if table else None
-        if callbacks is None:
-            self.state = cb.TRANSITIONS[transition]
-            return
-        try:
-            yield from self._transition_with_callbacks(transition, _nothing, callbacks)
-        except _Halt:
-            self.state = "failed"
-
-    async def _wait_for_subcommands(self) -> None:
-        while self._inflight:
-            self._idle = asyncio.Event()
-            await self._idle.wait()
-
-    # The steps of a run. A step that calls code which may be async is a generator, yielding
-    # those calls; the others are plain functions returning None.
-
-    def _open_transaction(self) -> Generator[Any, Any, None]:
-        already_open = open_transactions()
-        mine: dict[Any, Transaction] = {}
-        for resource in type(self).transaction_resources:
-            if resource not in already_open:  # else join the caller's transaction
-                mine[resource] = yield resource.begin
-        if mine:
-            self._transactions = mine
-            self._transactions_token = _open.set({**already_open, **mine})
-
-    def _commit_transaction(self) -> Generator[Any, Any, None]:
-        transactions, self._transactions = self._transactions, None
-        if transactions:
-            _open.reset(self._transactions_token)
-            for transaction in transactions.values():
-                yield transaction.commit
-
-    def _rollback(self) -> Generator[Any, Any, None]:
-        transactions, self._transactions = self._transactions, None
-        if transactions:
-            _open.reset(self._transactions_token)
-            for transaction in transactions.values():
-                yield transaction.rollback
-
-    def _cast_and_validate_inputs(self) -> None:
-        inputs, errors = type(self)._inputs_caster(self.raw_inputs)  # type: ignore[misc]
-        if errors:
-            for error in errors:
-                self._errors.setdefault(error.key, error)
-        else:
-            self.inputs = inputs
-
-    def _load_records(self) -> Generator[Any, Any, None]:
-        yield self.load_records  # type: ignore[attr-defined]
-
-    def _validate_records(self) -> Generator[Any, Any, None]:
-        yield self.validate_records  # type: ignore[attr-defined]
-
-    def _validate(self) -> Generator[Any, Any, None]:
-        yield self.validate  # type: ignore[attr-defined]
-
-    def _run_execute(self) -> Generator[Any, Any, None]:
-        overrides = type(self)._overrides
-        if "before_execute" in overrides:
-            yield self.before_execute  # type: ignore[attr-defined]
-            if self._errors:
-                raise _Halt
-        result = yield self.execute
-        if self._errors:
-            raise _Halt
-        if "after_execute" in overrides:
-            result = yield partial(self.after_execute, result)  # type: ignore[attr-defined]
-            if self._errors:
-                raise _Halt
-        self.result = _checked_result(type(self), result)
+            return validate(result)
+        except ValidationError as exc:
+            if cls._result_node is None:
+                details = f"it returns nothing, yet returned {result!r}"
+            else:
+                problems = translate_errors(cls._result_node, result, exc.errors(include_url=False))
+                details = "; ".join(error.message for error in problems)
+            raise CouldNotProcessResultError(
+                f"{cls.full_name()} returned a result that does not fit its result type: {details}"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<{type(self).full_name()} {self.state} inputs={self.inputs!r}>"
-
-
-def _nothing(command: Any) -> None:
-    return None
 
 
 def _unchanged(value: R) -> R:
@@ -588,18 +380,6 @@ def _as_raw_inputs(model: BaseModel) -> dict[str, Any]:
 
 def _name_of(command: Any) -> str:
     return command.full_name() if isinstance(command, type) and issubclass(command, CommandBase) else repr(command)
-
-
-def _execution_error(exc: Exception) -> FoobaraError:
-    kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    return FoobaraError(
-        symbol="execution_error",
-        message=str(exc) or name,
-        category="runtime",
-        context={"exception_class": name},
-        cause=exc,
-    )
 
 
 def _checked_context(
@@ -632,31 +412,13 @@ def _context_adapter(declared: PossibleError) -> TypeAdapter[Any]:
     return adapter
 
 
-def _checked_result(cls: type[CommandBase[Any, Any]], result: Any) -> Any:
-    validate = cls._result_validate
-    if validate is None:
-        return result
-    try:
-        return validate(result)
-    except ValidationError as exc:
-        if cls._result_node is None:
-            details = f"it returns nothing, yet returned {result!r}"
-        else:
-            problems = translate_errors(cls._result_node, result, exc.errors(include_url=False))
-            details = "; ".join(error.message for error in problems)
-        raise CouldNotProcessResultError(
-            f"{cls.full_name()} returned a result that does not fit its result type: {details}"
-        ) from None
-
-
-# --------------------------------------------------------------------------------------------
 # Class preparation
 
 
 def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     base = AsyncCommand if cls._is_async else Command
     cls._own_callbacks = list(cls.__dict__.get("_own_callbacks", []))
-    cls._compiled = None
+    cls._plan = None
 
     inputs_type, result_type = generic_arguments(cls, CommandBase, ("_inputs_type", "_result_type"))
     cls._inputs_type, cls._result_type = inputs_type, result_type
@@ -677,14 +439,60 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     cls._declared_errors = _declared_errors(cls)
 
     if isinstance(inputs_type, TypeVar) or isinstance(result_type, TypeVar):
+        cls.spec = _make_spec(cls)
         return  # a generic base for other commands: nothing to run yet
 
     cls._inputs_node, cls._inputs_caster = _inputs_of(cls, inputs_type)
     cls._result_node, cls._result_validate = _result_of(cls, result_type)
+    cls._result_exact = _exact_result_class(result_type)
 
-    cls._place_in(GLOBAL_DOMAIN)  # until a decorator places it elsewhere
+    cls._place_in(GLOBAL_DOMAIN)  # until a decorator places it elsewhere (which makes the spec)
     if "execute" in overrides and not cls.__dict__.get("abstract", False):
         _registry.add_pending(cls)
+
+
+def _make_spec(cls: type[CommandBase[Any, Any]]) -> CommandSpec:
+    resources: dict[int, TransactionResource] = {}
+    for resource in cls.transaction_resources:
+        resources.setdefault(id(resource), resource)
+    for subcommand in sorted(cls._subcommands, key=lambda c: c.__qualname__):
+        for resource in subcommand.spec.transaction_resources:
+            resources.setdefault(id(resource), resource)
+    inputs_caster = cls._inputs_caster
+    return CommandSpec(
+        name=cls.__name__,
+        full_name=cls._full_name or cls.__name__,
+        domain=cls._domain,
+        description=cls.description,
+        is_async=cls._is_async,
+        is_query=cls.is_query,
+        inputs_type=inputs_caster.model if inputs_caster is not None else None,
+        result_type=cls._result_type,
+        inputs_node=cls._inputs_node,
+        result_node=cls._result_node,
+        possible_errors=MappingProxyType(dict(cls._declared_errors)),
+        depends_on=tuple(sorted(cls._subcommands, key=lambda c: c.full_name())),
+        domain_mappers=tuple(sorted(cls._mappers, key=lambda m: m.full_name())),
+        hooks=cls._overrides,
+        transaction_resources=tuple(resources.values()),
+        runtime_name=cls._runtime_name or underscore(cls.__name__),
+    )
+
+
+def _exact_result_class(result_type: Any) -> type | None:
+    """The class whose instances are results as they are: validating one again would give it
+    back unchanged (pydantic models are validated when made, unless they ask otherwise)."""
+    if result_type is None or result_type is type(None):
+        return type(None)
+    if result_type in (int, str, bool, float):
+        return result_type  # type: ignore[no-any-return]
+    if (
+        isinstance(result_type, type)
+        and issubclass(result_type, BaseModel)
+        and result_type.model_config.get("revalidate_instances", "never") == "never"
+    ):
+        return result_type
+    return None
 
 
 def _dependencies(
@@ -746,44 +554,27 @@ def _result_of(
 
 
 def _invalidate(cls: type[CommandBase[Any, Any]]) -> None:
-    cls._compiled = None
+    cls._plan = None
     for subclass in cls.__subclasses__():
         _invalidate(subclass)
 
 
-_Step = Callable[[Any], Generator[Any, Any, Any] | None]
-_STEPS: tuple[tuple[str, _Step, str | None], ...] = (
-    # (transition, step, the hook that makes the step needed; None: always needed)
-    ("open_transaction", CommandBase._open_transaction, "transaction"),
-    ("cast_and_validate_inputs", CommandBase._cast_and_validate_inputs, None),
-    ("load_records", CommandBase._load_records, "load_records"),
-    ("validate_records", CommandBase._validate_records, "validate_records"),
-    ("validate", CommandBase._validate, "validate"),
-    ("run_execute", CommandBase._run_execute, None),
-    ("commit_transaction", CommandBase._commit_transaction, "transaction"),
-)
-
-
-def _compile(cls: type[CommandBase[Any, Any]]) -> tuple[tuple[Any, ...], dict[str, cb.CallbackSet]]:
-    """The steps this class runs and its callbacks, ancestors' first. Steps with nothing to do
-    and no callbacks are left out."""
+def _compile(cls: type[CommandBase[Any, Any]]) -> lifecycle.Plan:
+    """The plan of `cls`'s runs, with its callbacks (ancestors' first)."""
+    if cls._inputs_caster is None:
+        raise FrameworkUsageError(
+            f"{cls.__name__} cannot run: it does not say its inputs and result types (subclass Command[Inputs, Result])"
+        )
     callbacks: list[cb.Callback] = []
     for klass in reversed(cls.__mro__):
         callbacks.extend(klass.__dict__.get("_own_callbacks", ()))
-    table = cb.build_table(callbacks)
-    needed = set(cls._overrides)
-    if cls.transaction_resources:
-        needed.add("transaction")
-    plan = tuple(
-        (transition, step, cb.TRANSITIONS[transition], table.get(transition))
-        for transition, step, hook in _STEPS
-        if hook is None or hook in needed or transition in table
-    )
-    cls._compiled = (plan, table)
-    return cls._compiled
+    plan = cls._plan = lifecycle.compile_plan(cls, cb.build_table(callbacks))
+    return plan
 
 
-# --------------------------------------------------------------------------------------------
+lifecycle.on_plans_changed(lambda: _invalidate(CommandBase))
+
+
 # The two kinds of command
 
 
@@ -795,13 +586,17 @@ class Command(CommandBase[InputsT, ResultT]):
     """
 
     @classmethod
-    def run(cls, **inputs: Any) -> Outcome[ResultT]:
-        return _drive_sync(cls._start(inputs))
+    def run(cls, /, **inputs: Any) -> Outcome[ResultT]:
+        command = cls.__new__(cls)
+        command.raw_inputs = inputs
+        command._errors = {}
+        return lifecycle.run_sync(command, cls._plan or _compile(cls))
 
     def run_subcommand(self, command: type[CommandBase[Any, R]], /, **inputs: Any) -> R:
         """Run a command listed in `depends_on`; its result, or halt with its errors."""
         self._check_subcommand(command)
-        return self._take_subcommand_outcome(command, _drive_sync(command._start(inputs)))
+        outcome: Outcome[R] = lifecycle.run_sync(command._new(inputs), command._plan or _compile(command))
+        return self._take_subcommand_outcome(command, outcome)
 
     @overload
     def run_mapped_subcommand(
@@ -859,23 +654,30 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
     _is_async = True
 
     @classmethod
-    async def run(cls, **inputs: Any) -> Outcome[ResultT]:
-        return await _drive_async(cls._start(inputs))
+    async def run(cls, /, **inputs: Any) -> Outcome[ResultT]:
+        command = cls.__new__(cls)
+        command.raw_inputs = inputs
+        command._errors = {}
+        return await lifecycle.run_async(command, cls._plan or _compile(cls))
 
     async def run_subcommand(self, command: type[CommandBase[Any, R]], /, **inputs: Any) -> R:
         """Run a command listed in `depends_on` (async or sync); its result, or halt with its
         errors. Several may run at once (`asyncio.gather`): every one's errors are kept."""
         self._check_subcommand(command)
+        task = asyncio.current_task()
+        if self._subtasks is None:
+            self._subtasks = set()
+        self._subtasks.add(task)  # type: ignore[arg-type]
         self._inflight += 1
         try:
-            lifecycle = command._start(inputs)
-            if command._is_async:
-                outcome = await _drive_async(lifecycle)
-            else:
-                outcome = _drive_sync(lifecycle)
+            sub, plan = command._new(inputs), command._plan or _compile(command)
+            outcome: Outcome[R] = (
+                await lifecycle.run_async(sub, plan) if command._is_async else lifecycle.run_sync(sub, plan)
+            )
             return self._take_subcommand_outcome(command, outcome)
         finally:
             self._inflight -= 1
+            self._subtasks.discard(task)
             if not self._inflight and self._idle is not None:
                 self._idle.set()
 

@@ -1,20 +1,28 @@
-"""The transaction protocol a command run opens, commits and rolls back.
+"""The transaction protocol a command run opens, commits and rolls back, and the lifecycle steps
+that do it.
 
 Anything a command writes to (an entity store, a database session) plugs in as a
-`TransactionResource`. A command opens a transaction on each resource it uses, commits them when
-it succeeds and rolls them back when it fails or raises. A subcommand joins the transaction its
-caller already has open on the same resource, so the outermost command decides.
+`TransactionResource`. A run opens a transaction on each resource it uses (its own
+`transaction_resources` and its subcommands', found when its class is created), commits them when
+it succeeds and rolls them back when it fails, raises or is cancelled. A subcommand joins the
+transactions its caller has open, so the outermost run decides.
 
-Methods may be plain or `async def`; AsyncCommand awaits them, Command requires plain ones. The
-core never imports a driver: drivers implement this protocol.
+The rule this module keeps: every transaction begun ends in exactly one commit or one rollback,
+whatever happens (a commit or a begin that raises, a cancellation in the middle of a commit, a
+rollback that raises). Methods may be plain or `async def`; AsyncCommand awaits them, Command
+requires plain ones. The core never imports a driver: drivers implement this protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
-from contextvars import ContextVar
+import contextlib
+from collections.abc import Awaitable, Generator, Mapping
+from contextvars import ContextVar, Token
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .command import CommandBase
 
 __all__ = ["Transaction", "TransactionResource", "open_transactions"]
 
@@ -30,10 +38,69 @@ class TransactionResource(Protocol):
     def begin(self) -> Transaction | Awaitable[Transaction]: ...
 
 
-_open: ContextVar[Mapping[Any, Transaction]] = ContextVar("foobara_open_transactions")
+# The transactions open around the code running now, by resource. The value is a dict that the
+# run owning it fills as it begins transactions: it is set before any step runs, so code that
+# runs a step in another task (an around callback using `asyncio.wait_for`) shares it.
+_scope: ContextVar[dict[Any, Transaction]] = ContextVar("foobara_open_transactions")
 _NONE_OPEN: Mapping[Any, Transaction] = MappingProxyType({})
 
 
 def open_transactions() -> Mapping[Any, Transaction]:
     """The transactions open in the current command run, by resource."""
-    return _open.get(_NONE_OPEN)
+    return _scope.get(_NONE_OPEN)
+
+
+class RunTransactions:
+    """The transactions one run owns (those its caller had not opened already)."""
+
+    __slots__ = ("pending", "scope", "token")
+
+    def __init__(self) -> None:
+        outer = _scope.get(None)
+        self.scope: dict[Any, Transaction] = {} if outer is None else dict(outer)
+        self.token: Token[dict[Any, Transaction]] | None = _scope.set(self.scope)
+        self.pending: list[Transaction] = []  # begun, not yet committed or rolled back
+
+    def close(self) -> None:
+        """Forget the scope; the caller's transactions are visible again."""
+        token, self.token = self.token, None
+        if token is not None:
+            with contextlib.suppress(ValueError):  # reset from another context: nothing to undo here
+                _scope.reset(token)
+
+
+def begin(command: CommandBase[Any, Any]) -> Generator[Any, Any, None]:
+    """The open_transaction step: begin a transaction on each resource the caller has not."""
+    run = command._transactions
+    assert run is not None
+    for resource in type(command).spec.transaction_resources:
+        if resource not in run.scope:
+            transaction = yield resource.begin
+            run.pending.append(transaction)
+            run.scope[resource] = transaction
+
+
+def commit(command: CommandBase[Any, Any]) -> Generator[Any, Any, None]:
+    """The commit_transaction step. A transaction leaves `pending` only once its commit has
+    returned: if a commit raises or is cancelled, it and the rest are rolled back."""
+    run = command._transactions
+    assert run is not None
+    while run.pending:
+        yield run.pending[0].commit
+        run.pending.pop(0)
+
+
+def rollback(command: CommandBase[Any, Any]) -> Generator[Any, Any, list[BaseException]]:
+    """Roll back every transaction still pending, whatever each rollback does; returns what the
+    rollbacks raised (a cancellation among them is the caller's to re-raise)."""
+    run = command._transactions
+    problems: list[BaseException] = []
+    if run is None:
+        return problems
+    while run.pending:
+        transaction = run.pending.pop()
+        try:
+            yield transaction.rollback
+        except BaseException as exc:  # the other rollbacks must still happen
+            problems.append(exc)
+    return problems

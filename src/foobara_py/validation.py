@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -371,30 +372,47 @@ def validate_with_repairs(
 
 
 class InputsCaster:
-    """Casts and validates a command's raw inputs into its inputs model; made once per class."""
+    """Casts and validates a command's raw inputs into its inputs model; made once per class.
 
-    __slots__ = ("_extra", "_validate", "model", "node")
+    `validate(raw)` is the success path: pydantic alone, raising `ValidationError`. `recover(raw,
+    error)` is the failure path: Ruby's casts pydantic refuses, then Foobara's errors."""
+
+    __slots__ = ("_extra", "model", "node", "validate")
 
     _extra: Literal["forbid"] | None
+    validate: Callable[[Mapping[str, Any]], Any]
 
     def __init__(self, model: type[BaseModel] | None, node: TypeNode | None) -> None:
         self.model = model
         self.node = node
-        if model is not None:
+        if model is None:
+            self._extra = "forbid"
+            self.validate = _no_inputs
+        else:
             # Unexpected inputs are an error, as in Ruby, unless the model chose otherwise.
             self._extra = None if "extra" in model.model_config else "forbid"
-            self._validate = model.__pydantic_validator__.validate_python
+            self.validate = partial(model.__pydantic_validator__.validate_python, extra=self._extra)
+
+    def recover(self, raw: Mapping[str, Any], error: ValidationError) -> tuple[Any, list[FoobaraError]]:
+        """After `validate(raw)` raised `error`: the inputs after Ruby's casts, or the errors."""
+        if self.model is None:
+            return None, [_unexpected((), list(raw), [])]
+        assert self.node is not None
+        return validate_with_repairs(self.validate, self.node, raw, error)
 
     def __call__(self, raw: Mapping[str, Any]) -> tuple[Any, list[FoobaraError]]:
-        if self.model is None:
-            if raw:
-                return None, [_unexpected((), list(raw), [])]
-            return None, []
         try:
-            return self._validate(raw, extra=self._extra), []
+            return self.validate(raw), []
         except ValidationError as error:
-            assert self.node is not None
-            return validate_with_repairs(self._revalidate, self.node, raw, error)
+            return self.recover(raw, error)
 
-    def _revalidate(self, data: Any) -> Any:
-        return self._validate(data, extra=self._extra)
+
+class _NoFields(BaseModel, extra="forbid"):
+    pass
+
+
+def _no_inputs(raw: Mapping[str, Any]) -> None:
+    """The inputs of a command that takes none: nothing, or a ValidationError naming each one."""
+    if raw:
+        _NoFields.__pydantic_validator__.validate_python(raw)
+    return None

@@ -1,0 +1,619 @@
+"""The command lifecycle: its states and transitions, its steps, and the one generator that runs
+them, driven two ways.
+
+The lifecycle is written once, as a generator (`run`). Wherever it must call code that may be
+async (hooks, callbacks, transaction methods) it yields that call, a zero-argument callable,
+instead of making it. `drive_sync` makes each call; `drive_async` makes it and awaits the result
+when it is awaitable. So Command and AsyncCommand share every rule: the order of steps, when a
+run halts, how errors, exceptions and cancellations end it, and that every transaction begun is
+committed or rolled back exactly once.
+
+Steps belong to transitions. The built-in ones are the user's hooks, casting the inputs, running
+`execute` and the transaction steps; a subsystem adds its own with `add_step` (entity loading
+plugs a step into `Transition.LOAD_RECORDS`). A class's plan (which steps it needs, and its
+callbacks) is compiled when it first runs and kept until a callback or a step is added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import ValidationError
+
+from . import transaction
+from .errors import FoobaraError, FrameworkUsageError
+from .outcome import Outcome
+
+if TYPE_CHECKING:
+    from .callbacks import CallbackSet
+    from .command import CommandBase
+
+__all__ = ["State", "Step", "Transition", "add_step", "drive_async", "drive_sync"]
+
+R = TypeVar("R")
+
+
+class Transition(StrEnum):
+    OPEN_TRANSACTION = "open_transaction"
+    CAST_AND_VALIDATE_INPUTS = "cast_and_validate_inputs"
+    LOAD_RECORDS = "load_records"
+    VALIDATE_RECORDS = "validate_records"
+    VALIDATE = "validate"
+    RUN_EXECUTE = "run_execute"
+    COMMIT_TRANSACTION = "commit_transaction"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+class State(StrEnum):
+    INITIALIZED = "initialized"
+    TRANSACTION_OPENED = "transaction_opened"
+    INPUTS_CASTED_AND_VALIDATED = "inputs_casted_and_validated"
+    LOADED_RECORDS = "loaded_records"
+    VALIDATED_RECORDS = "validated_records"
+    VALIDATED_EXECUTION = "validated_execution"
+    EXECUTING = "executing"
+    TRANSACTION_COMMITTED = "transaction_committed"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ERRORED = "errored"
+
+
+LEADS_TO: dict[Transition, State] = {
+    Transition.OPEN_TRANSACTION: State.TRANSACTION_OPENED,
+    Transition.CAST_AND_VALIDATE_INPUTS: State.INPUTS_CASTED_AND_VALIDATED,
+    Transition.LOAD_RECORDS: State.LOADED_RECORDS,
+    Transition.VALIDATE_RECORDS: State.VALIDATED_RECORDS,
+    Transition.VALIDATE: State.VALIDATED_EXECUTION,
+    Transition.RUN_EXECUTE: State.EXECUTING,
+    Transition.COMMIT_TRANSACTION: State.TRANSACTION_COMMITTED,
+    Transition.SUCCEED: State.SUCCEEDED,
+    Transition.FAIL: State.FAILED,
+    Transition.ERROR: State.ERRORED,
+}
+# The transitions of a successful run before `succeed`, in order.
+RUN_ORDER = tuple(Transition)[:7]
+# Enum members, looked up once: reading `State.X` costs an attribute walk on every run.
+_VALIDATED_EXECUTION, _SUCCEEDED = State.VALIDATED_EXECUTION, State.SUCCEEDED
+
+
+class Halt(BaseException):
+    """Stops a run. A BaseException so that user code's `except Exception` does not swallow it."""
+
+
+class _StopIterationRaised(Exception):
+    """A StopIteration raised by user code, carried into the lifecycle generator (where a bare
+    StopIteration would read as the generator's own end)."""
+
+    def __init__(self, original: StopIteration) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+# --------------------------------------------------------------------------------------------
+# Steps
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One thing a transition does. `action(command)` does it (returning None, or a generator
+    that yields the calls it needs made, as the lifecycle does); `needed(command_class)` says,
+    once per class, whether the class needs it at all."""
+
+    transition: Transition
+    name: str
+    action: Callable[[Any], Generator[Any, Any, Any] | None]
+    needed: Callable[[type[CommandBase[Any, Any]]], bool]
+
+
+def _hook(name: str) -> Callable[[Any], Generator[Any, Any, Any]]:
+    def call_hook(command: Any) -> Generator[Any, Any, Any]:
+        yield getattr(command, name)
+
+    call_hook.__qualname__ = f"call_{name}"
+    return call_hook
+
+
+def _overrides(name: str) -> Callable[[type[CommandBase[Any, Any]]], bool]:
+    return lambda cls: name in cls.spec.hooks
+
+
+def _has_transactions(cls: type[CommandBase[Any, Any]]) -> bool:
+    return bool(cls.spec.transaction_resources)
+
+
+def _always(cls: type[CommandBase[Any, Any]]) -> bool:
+    return True
+
+
+def _cast_and_validate_inputs(command: CommandBase[Any, Any]) -> None:
+    caster = type(command)._inputs_caster
+    assert caster is not None
+    try:
+        command.inputs = caster.validate(command.raw_inputs)
+    except ValidationError as error:
+        inputs, errors = caster.recover(command.raw_inputs, error)
+        if errors:
+            for problem in errors:
+                command._errors.setdefault(problem.key, problem)
+        else:
+            command.inputs = inputs
+
+
+def _run_execute(command: Any) -> Generator[Any, Any, None]:
+    hooks = type(command).spec.hooks
+    if "before_execute" in hooks:
+        yield command.before_execute
+        if command._errors:
+            raise Halt
+    result = yield command.execute
+    if command._errors:
+        raise Halt
+    if "after_execute" in hooks:
+        result = yield partial(command.after_execute, result)
+        if command._errors:
+            raise Halt
+    command.result = type(command)._check_result(result)
+
+
+def _succeeded(command: Any, result: Any) -> Outcome[Any]:
+    """The end of a direct run whose `execute` returned `result`."""
+    if command._errors:
+        raise Halt
+    cls = type(command)
+    command.result = result if type(result) is cls._result_exact else cls._check_result(result)
+    command.state = _SUCCEEDED
+    return Outcome(command.result)
+
+
+STEPS: list[Step] = [
+    Step(Transition.OPEN_TRANSACTION, "begin_transactions", transaction.begin, _has_transactions),
+    Step(Transition.CAST_AND_VALIDATE_INPUTS, "cast_and_validate_inputs", _cast_and_validate_inputs, _always),
+    Step(Transition.LOAD_RECORDS, "load_records", _hook("load_records"), _overrides("load_records")),
+    Step(Transition.VALIDATE_RECORDS, "validate_records", _hook("validate_records"), _overrides("validate_records")),
+    Step(Transition.VALIDATE, "validate", _hook("validate"), _overrides("validate")),
+    Step(Transition.RUN_EXECUTE, "run_execute", _run_execute, _always),
+    Step(Transition.COMMIT_TRANSACTION, "commit_transactions", transaction.commit, _has_transactions),
+]
+_plans_changed: list[Callable[[], None]] = []
+
+
+def add_step(
+    transition: Transition | str,
+    action: Callable[[Any], Generator[Any, Any, Any] | None],
+    *,
+    needed: Callable[[type[CommandBase[Any, Any]]], bool] = _always,
+    name: str | None = None,
+    before: str | None = None,
+) -> Step:
+    """Plug a step into a transition of a run (after the steps it has, or before the step named
+    `before`: `before="load_records"` runs ahead of the user's hook). `needed(command_class)`
+    is asked once per class; a class that does not need the step pays nothing for it. Classes
+    that already ran pick the step up on their next run."""
+    transition = Transition(transition)
+    if transition not in RUN_ORDER:
+        raise ValueError(f"Steps plug into {', '.join(RUN_ORDER)}; {transition} ends a run")
+    step = Step(transition, name or str(getattr(action, "__name__", "step")), action, needed)
+    if before is None:
+        order = RUN_ORDER.index(transition)
+        index = max((i + 1 for i, s in enumerate(STEPS) if RUN_ORDER.index(s.transition) <= order), default=0)
+    else:
+        named = [i for i, s in enumerate(STEPS) if s.name == before]
+        if not named:
+            raise ValueError(f"No step is named {before!r}; steps: {', '.join(s.name for s in STEPS)}")
+        index = named[0]
+        if STEPS[index].transition is not transition:
+            raise ValueError(f"Step {before!r} belongs to {STEPS[index].transition}, not {transition}")
+    STEPS.insert(index, step)
+    for invalidate in _plans_changed:
+        invalidate()
+    return step
+
+
+def remove_step(step: Step) -> None:
+    """Take out a step `add_step` put in."""
+    STEPS.remove(step)
+    for invalidate in _plans_changed:
+        invalidate()
+
+
+def on_plans_changed(invalidate: Callable[[], None]) -> None:
+    _plans_changed.append(invalidate)
+
+
+# --------------------------------------------------------------------------------------------
+# Plans
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTransition:
+    transition: Transition
+    actions: tuple[Callable[[Any], Generator[Any, Any, Any] | None], ...]
+    callbacks: CallbackSet | None
+    state: State  # where the run is once this transition (and any skipped after it) is done
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    transitions: tuple[PlannedTransition, ...]
+    first_state: State  # the state a run starts its first planned transition in
+    finish: dict[Transition, CallbackSet]  # callbacks of succeed, fail and error
+    runs_init: bool  # the class defines __init__: it runs at the start of each run
+    has_transactions: bool
+    direct: bool  # casting the inputs and `execute` are all a run does: no generator needed
+    awaits_execute: bool
+
+
+def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, CallbackSet]) -> Plan:
+    """The transitions `cls` must go through: those with a step it needs or a callback. A
+    transition left out still happens, instantly: the state moves past it."""
+    planned: list[tuple[Transition, list[Any], CallbackSet | None]] = []
+    for transition in RUN_ORDER:
+        actions = [step.action for step in STEPS if step.transition is transition and step.needed(cls)]
+        callbacks = table.get(transition)
+        if actions or callbacks is not None:
+            planned.append((transition, actions, callbacks))
+    transitions = []
+    for index, (transition, actions, callbacks) in enumerate(planned):
+        # The state after the last transition before the next planned one (or before succeed).
+        following = planned[index + 1][0] if index + 1 < len(planned) else None
+        last = RUN_ORDER[RUN_ORDER.index(following) - 1] if following is not None else RUN_ORDER[-1]
+        transitions.append(PlannedTransition(transition, tuple(actions), callbacks, LEADS_TO[last]))
+    first = planned[0][0] if planned else Transition.SUCCEED
+    first_index = RUN_ORDER.index(first) if first in RUN_ORDER else len(RUN_ORDER)
+    first_state = LEADS_TO[RUN_ORDER[first_index - 1]] if first_index else State.INITIALIZED
+    finish: dict[Transition, CallbackSet] = {
+        t: table[t] for t in (Transition.SUCCEED, Transition.FAIL, Transition.ERROR) if t in table
+    }
+    runs_init = cls.__init__ is not _base_init(cls)
+    direct = (
+        not table
+        and not runs_init
+        and [p.actions for p in transitions] == [(_cast_and_validate_inputs,), (_run_execute,)]
+        and not cls.spec.hooks - {"execute"}
+    )
+    return Plan(
+        tuple(transitions),
+        first_state,
+        finish,
+        runs_init=runs_init,
+        has_transactions=bool(cls.spec.transaction_resources),
+        direct=direct,
+        awaits_execute=inspect.iscoroutinefunction(cls.execute),
+    )
+
+
+def _base_init(cls: type) -> Any:
+    from .command import CommandBase
+
+    return CommandBase.__init__
+
+
+# --------------------------------------------------------------------------------------------
+# The lifecycle
+
+
+class Around:
+    """An instruction to the driver: run a transition's actions inside its around callbacks."""
+
+    __slots__ = ("arounds", "command", "perform", "transition")
+
+    def __init__(
+        self,
+        command: Any,
+        transition: Transition,
+        arounds: tuple[Callable[..., Any], ...],
+        perform: Callable[[], Generator[Any, Any, Any]],
+    ) -> None:
+        self.command = command
+        self.transition = transition
+        self.arounds = arounds
+        self.perform = perform
+
+    def run_sync(self) -> Any:
+        def proceed_from(index: int) -> Any:
+            if index == len(self.arounds):
+                return drive_sync(self.perform())
+            return self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
+
+        return proceed_from(0)
+
+    async def run_async(self) -> Any:
+        async def proceed_from(index: int) -> Any:
+            if index == len(self.arounds):
+                return await drive_async(self.perform())
+            value = self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
+            return await value if inspect.isawaitable(value) else value
+
+        return await proceed_from(0)
+
+
+def run_sync(command: Any, plan: Plan) -> Outcome[Any]:
+    """A Command's run. A plan that only casts the inputs and executes (most commands) is run
+    directly; anything that goes wrong is handed to the lifecycle's endings."""
+    if not plan.direct:
+        return drive_sync(run(command, plan))
+    try:
+        command.state = plan.first_state
+        _cast_and_validate_inputs(command)
+        if command._errors:
+            raise Halt
+        command.state = _VALIDATED_EXECUTION
+        outcome = _succeeded(command, command.execute())
+    except BaseException as raised:
+        outcome = drive_sync(_end_early(command, plan, _caught(raised)))
+    command.outcome = outcome
+    return outcome
+
+
+async def run_async(command: Any, plan: Plan) -> Outcome[Any]:
+    """An AsyncCommand's run: `run_sync`, awaiting where it calls."""
+    if not plan.direct:
+        return await drive_async(run(command, plan))
+    try:
+        command.state = plan.first_state
+        _cast_and_validate_inputs(command)
+        if command._errors:
+            raise Halt
+        command.state = _VALIDATED_EXECUTION
+        result = command.execute()
+        if plan.awaits_execute or inspect.isawaitable(result):
+            result = await result
+        outcome = _succeeded(command, result)
+    except BaseException as raised:
+        outcome = await drive_async(_end_early(command, plan, _caught(raised)))
+    command.outcome = outcome
+    return outcome
+
+
+def _caught(raised: BaseException) -> BaseException:
+    return _StopIterationRaised(raised) if isinstance(raised, StopIteration) else raised
+
+
+def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
+    """One command run, from its raw inputs to its outcome: the lifecycle."""
+    try:
+        if plan.runs_init:
+            yield partial(command.__init__, **command.raw_inputs)
+        if plan.has_transactions:
+            command._transactions = transaction.RunTransactions()
+        command.state = plan.first_state
+        for planned in plan.transitions:
+            if planned.callbacks is None:
+                for action in planned.actions:
+                    steps = action(command)
+                    if steps is not None:
+                        yield from steps
+            else:
+                yield from _with_callbacks(command, planned.transition, planned.actions, planned.callbacks)
+            command.state = planned.state
+            if command._errors:
+                raise Halt
+        callbacks = plan.finish.get(Transition.SUCCEED)
+        if callbacks is None:
+            command.state = State.SUCCEEDED
+        else:
+            with contextlib.suppress(Halt):
+                yield from _with_callbacks(command, Transition.SUCCEED, (), callbacks)
+            if command._errors:
+                command.state = State.FAILED
+        outcome: Outcome[Any] = (
+            Outcome(command.result) if not command._errors else Outcome(None, command._errors.values())
+        )
+    except BaseException as raised:  # every way a run can end early
+        outcome = yield from _end_early(command, plan, raised)
+    finally:
+        if command._transactions is not None:
+            command._transactions.close()
+    command.outcome = outcome
+    return outcome
+
+
+def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any, Any, Outcome[Any]]:
+    other = _unexpected(raised)
+    # Subcommands still running in other tasks end before the transactions do: after a halt
+    # they finish (every error they add is kept), after anything else they are cancelled.
+    yield from _settle_subcommands(command, cancel=other is not None)
+    for problem in (yield from transaction.rollback(command)):
+        if not isinstance(problem, Exception):
+            other = other if other is not None and not isinstance(other, Exception) else problem
+        else:
+            command._errors.setdefault("runtime.rollback_failed", _rollback_failed(problem))
+    if other is None:
+        if not command._errors:
+            command.add_error(FoobaraError("halted", "The command halted without reporting an error", "runtime"))
+        yield from _finish(command, plan, Transition.FAIL)
+        return Outcome(None, command._errors.values())
+    command.exception = other
+    if isinstance(other, Exception) and not isinstance(other, FrameworkUsageError):
+        error = execution_error(other)
+        command._errors.setdefault(error.key, error)
+        yield from _finish(command, plan, Transition.ERROR)
+        return Outcome(None, command._errors.values())
+    yield from _finish(command, plan, Transition.ERROR)
+    raise other
+
+
+def _unexpected(raised: BaseException) -> BaseException | None:
+    """What ended a run besides a halt: None if it only halted."""
+    if isinstance(raised, Halt):
+        return None
+    if isinstance(raised, BaseExceptionGroup):  # subcommands run in a TaskGroup
+        _, rest = raised.split(Halt)
+        if rest is None:
+            return None
+        if len(rest.exceptions) == 1 and not isinstance(rest.exceptions[0], BaseExceptionGroup):
+            return _unexpected(rest.exceptions[0])
+        return rest
+    if isinstance(raised, _StopIterationRaised):
+        return raised.original
+    return raised
+
+
+def _with_callbacks(
+    command: Any,
+    transition: Transition,
+    actions: Iterable[Callable[[Any], Generator[Any, Any, Any] | None]],
+    callbacks: CallbackSet,
+) -> Generator[Any, Any, None]:
+    for before in callbacks.before:
+        yield partial(before, command, transition)
+    if callbacks.around:
+        yield Around(command, transition, callbacks.around, partial(_perform, command, tuple(actions)))
+    else:
+        yield from _perform(command, actions)
+    command.state = LEADS_TO[transition]
+    for after in callbacks.after:
+        yield partial(after, command, transition)
+
+
+def _perform(command: Any, actions: Iterable[Callable[[Any], Any]]) -> Generator[Any, Any, None]:
+    for action in actions:
+        steps = action(command)
+        if steps is not None:
+            yield from steps
+
+
+def _finish(command: Any, plan: Plan, transition: Transition) -> Generator[Any, Any, None]:
+    """The final transition of a run that did not succeed. Its callbacks may add errors; an
+    exception in one becomes an error too: the run is over, nothing may escape it now."""
+    callbacks = plan.finish.get(transition)
+    if callbacks is not None:
+        for before in callbacks.before:
+            yield from _guarded(command, partial(before, command, transition))
+        if callbacks.around:
+            yield from _guarded(command, Around(command, transition, callbacks.around, _nothing))
+    command.state = LEADS_TO[transition]
+    if callbacks is not None:
+        for after in callbacks.after:
+            yield from _guarded(command, partial(after, command, transition))
+
+
+def _guarded(command: Any, instruction: Any) -> Generator[Any, Any, None]:
+    try:
+        yield instruction
+    except Halt:
+        pass
+    except Exception as exc:
+        error = execution_error(exc)
+        command._errors.setdefault(error.key, error)
+
+
+def _nothing() -> Generator[Any, Any, None]:
+    yield from ()
+
+
+def _settle_subcommands(command: Any, *, cancel: bool) -> Generator[Any, Any, None]:
+    """Wait for subcommands still running in other tasks (a halt keeps every error they add);
+    on a cancellation, cancel them first."""
+    if command._inflight:
+        yield partial(_wait_for_subcommands, command, cancel)
+
+
+async def _wait_for_subcommands(command: Any, cancel: bool) -> None:
+    if cancel:
+        current = asyncio.current_task()
+        for task in command._subtasks or ():
+            if task is not current:
+                task.cancel()
+    cancelled = False
+    while command._inflight:
+        command._idle = asyncio.Event()
+        try:
+            await command._idle.wait()
+        except asyncio.CancelledError:  # cancelled again: still wait, then let it go on
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+def execution_error(exc: BaseException) -> FoobaraError:
+    """An exception from user code as the `runtime.execution_error` it becomes."""
+    if isinstance(exc, RuntimeError) and isinstance(exc.__cause__, StopIteration):
+        exc = exc.__cause__  # an async def that raised StopIteration
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    try:
+        message = str(exc) or name
+    except Exception:  # an exception whose __str__ raises
+        message = name
+    return FoobaraError(
+        symbol="execution_error",
+        message=message,
+        category="runtime",
+        context={"exception_class": name},
+        cause=exc,
+    )
+
+
+def _rollback_failed(exc: Exception) -> FoobaraError:
+    cause = execution_error(exc)
+    return FoobaraError(
+        symbol="rollback_failed",
+        message=f"Rolling back failed: {cause.message}",
+        category="runtime",
+        context=cause.context,
+        cause=exc,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Drivers
+
+
+def drive_sync(lifecycle: Generator[Any, Any, R]) -> R:
+    """Run a lifecycle generator, making each call it yields."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            instruction = lifecycle.send(value) if error is None else lifecycle.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value = error = None
+        try:
+            value = instruction.run_sync() if type(instruction) is Around else instruction()
+            if type(value) is CoroutineType:
+                value.close()
+                raise FrameworkUsageError(
+                    f"{_describe_call(instruction)} is async: a sync Command cannot await it "
+                    "(use an AsyncCommand, or make it a plain function)"
+                )
+        except StopIteration as exc:
+            error = _StopIterationRaised(exc)
+        except BaseException as exc:  # handed to the lifecycle, which decides
+            error = exc
+
+
+async def drive_async(lifecycle: Generator[Any, Any, R]) -> R:
+    """Run a lifecycle generator, making each call it yields and awaiting what it returns."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            instruction = lifecycle.send(value) if error is None else lifecycle.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value = error = None
+        try:
+            value = await instruction.run_async() if type(instruction) is Around else instruction()
+            if inspect.isawaitable(value):
+                value = await value
+        except StopIteration as exc:
+            error = _StopIterationRaised(exc)
+        except BaseException as exc:
+            error = exc
+
+
+def _describe_call(instruction: Any) -> str:
+    target = instruction.func if isinstance(instruction, partial) else instruction
+    return str(getattr(target, "__qualname__", target))
