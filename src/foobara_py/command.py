@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
@@ -90,16 +90,19 @@ class CommandBase(Generic[InputsT, ResultT]):
     _own_callbacks: ClassVar[list[cb.Callback]] = []
     _plan: ClassVar[lifecycle.Plan | None] = None
 
-    # Per run; class-level defaults save work for runs that never touch them.
+    # Per run. What every run sets lives in slots (an instance takes less memory than with a
+    # dict); a slot a run has not set reads as its default (see __getattr__). What few runs
+    # touch has a class-level default and goes in the instance dict when set.
+    __slots__ = ("__dict__", "inputs", "outcome", "raw_inputs", "result", "state")
     _inflight: int = 0
     _idle: asyncio.Event | None = None
     _subtasks: set[asyncio.Task[Any]] | None = None
     _transactions: RunTransactions | None = None
     exception: BaseException | None = None
-    inputs: InputsT = typing.cast(Any, None)  # the validated inputs model
-    result: ResultT | None = None
-    state: State = State.INITIALIZED
-    outcome: Outcome[ResultT] | None = None
+    inputs: InputsT  # the validated inputs model
+    result: ResultT | None
+    state: State
+    outcome: Outcome[ResultT] | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -108,7 +111,12 @@ class CommandBase(Generic[InputsT, ResultT]):
         _prepare_class(cls)
 
     raw_inputs: dict[str, Any]
-    _errors: dict[str, FoobaraError]
+    _errors: Mapping[str, FoobaraError] = MappingProxyType({})  # a dict once an error is added
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _UNSET_SLOTS:
+            return _UNSET_SLOTS[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __init__(self, **raw_inputs: Any) -> None:
         """Runs at the start of every run of a class that overrides it, with the raw inputs
@@ -203,7 +211,13 @@ class CommandBase(Generic[InputsT, ResultT]):
         """Report an error; an error with the same key as an earlier one is ignored."""
         if not isinstance(error, FoobaraError):
             raise TypeError(f"add_error takes a FoobaraError, not {type(error).__name__}")
-        self._errors.setdefault(error.key, error)
+        self._record(error)
+
+    def _record(self, error: FoobaraError) -> None:
+        errors = self._errors
+        if type(errors) is not dict:
+            errors = self._errors = {}
+        errors.setdefault(error.key, error)
 
     def add_runtime_error(
         self,
@@ -338,7 +352,6 @@ class CommandBase(Generic[InputsT, ResultT]):
     def _new(cls, raw_inputs: dict[str, Any]) -> CommandBase[InputsT, ResultT]:
         command = cls.__new__(cls)
         command.raw_inputs = raw_inputs
-        command._errors = {}
         return command
 
     @classmethod
@@ -364,6 +377,15 @@ class CommandBase(Generic[InputsT, ResultT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).full_name()} {self.state} inputs={self.inputs!r}>"
+
+
+_UNSET_SLOTS: dict[str, Any] = {
+    "inputs": None,
+    "outcome": None,
+    "raw_inputs": {},
+    "result": None,
+    "state": State.INITIALIZED,
+}
 
 
 def _unchanged(value: R) -> R:
@@ -589,7 +611,6 @@ class Command(CommandBase[InputsT, ResultT]):
     def run(cls, /, **inputs: Any) -> Outcome[ResultT]:
         command = cls.__new__(cls)
         command.raw_inputs = inputs
-        command._errors = {}
         return lifecycle.run_sync(command, cls._plan or _compile(cls))
 
     def run_subcommand(self, command: type[CommandBase[Any, R]], /, **inputs: Any) -> R:
@@ -654,11 +675,12 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
     _is_async = True
 
     @classmethod
-    async def run(cls, /, **inputs: Any) -> Outcome[ResultT]:
+    def run(cls, /, **inputs: Any) -> Coroutine[Any, Any, Outcome[ResultT]]:
+        """`await FetchUser.run(user_id=1)`: the run's coroutine (made here, without a coroutine
+        of its own around it: one frame less for every run in flight)."""
         command = cls.__new__(cls)
         command.raw_inputs = inputs
-        command._errors = {}
-        return await lifecycle.run_async(command, cls._plan or _compile(cls))
+        return lifecycle.run_async(command, cls._plan or _compile(cls))
 
     async def run_subcommand(self, command: type[CommandBase[Any, R]], /, **inputs: Any) -> R:
         """Run a command listed in `depends_on` (async or sync); its result, or halt with its

@@ -120,6 +120,7 @@ def _hook(name: str) -> Callable[[Any], Generator[Any, Any, Any]]:
         yield getattr(command, name)
 
     call_hook.__qualname__ = f"call_{name}"
+    call_hook.hook_name = name  # type: ignore[attr-defined]
     return call_hook
 
 
@@ -144,7 +145,7 @@ def _cast_and_validate_inputs(command: CommandBase[Any, Any]) -> None:
         inputs, errors = caster.recover(command.raw_inputs, error)
         if errors:
             for problem in errors:
-                command._errors.setdefault(problem.key, problem)
+                command._record(problem)
         else:
             command.inputs = inputs
 
@@ -166,13 +167,18 @@ def _run_execute(command: Any) -> Generator[Any, Any, None]:
 
 
 def _succeeded(command: Any, result: Any) -> Outcome[Any]:
-    """The end of a direct run whose `execute` returned `result`."""
+    """The end of a direct run whose `execute` (and `after_execute`) gave `result`."""
     if command._errors:
         raise Halt
     cls = type(command)
     command.result = result if type(result) is cls._result_exact else cls._check_result(result)
     command.state = _SUCCEEDED
-    return Outcome(command.result)
+    outcome = _new_outcome(Outcome)
+    outcome.result, outcome._errors = command.result, ()
+    return outcome
+
+
+_new_outcome = Outcome.__new__
 
 
 STEPS: list[Step] = [
@@ -249,8 +255,12 @@ class Plan:
     finish: dict[Transition, CallbackSet]  # callbacks of succeed, fail and error
     runs_init: bool  # the class defines __init__: it runs at the start of each run
     has_transactions: bool
-    direct: bool  # casting the inputs and `execute` are all a run does: no generator needed
-    awaits_execute: bool
+    # A plan whose steps are only casting the inputs and calling hooks (no callbacks, no
+    # transactions, no step a subsystem added) is run directly, without the generator: most
+    # commands are. `direct_hooks` are the hooks before `execute`, each with its state.
+    direct: bool
+    direct_hooks: tuple[tuple[State, str], ...]
+    after_execute: bool
 
 
 def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, CallbackSet]) -> Plan:
@@ -275,12 +285,18 @@ def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, Callb
         t: table[t] for t in (Transition.SUCCEED, Transition.FAIL, Transition.ERROR) if t in table
     }
     runs_init = cls.__init__ is not _base_init(cls)
-    direct = (
-        not table
-        and not runs_init
-        and [p.actions for p in transitions] == [(_cast_and_validate_inputs,), (_run_execute,)]
-        and not cls.spec.hooks - {"execute"}
-    )
+    direct_hooks: list[tuple[State, str]] = []
+    direct = not table and not runs_init
+    state = first_state
+    for step in transitions:
+        for action in step.actions:
+            if action is _run_execute and "before_execute" in cls.spec.hooks:
+                direct_hooks.append((state, "before_execute"))
+            elif hasattr(action, "hook_name"):
+                direct_hooks.append((state, action.hook_name))
+            elif action not in (_cast_and_validate_inputs, _run_execute):
+                direct = False
+        state = step.state
     return Plan(
         tuple(transitions),
         first_state,
@@ -288,7 +304,8 @@ def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, Callb
         runs_init=runs_init,
         has_transactions=bool(cls.spec.transaction_resources),
         direct=direct,
-        awaits_execute=inspect.iscoroutinefunction(cls.execute),
+        direct_hooks=tuple(direct_hooks),
+        after_execute="after_execute" in cls.spec.hooks,
     )
 
 
@@ -338,17 +355,26 @@ class Around:
 
 
 def run_sync(command: Any, plan: Plan) -> Outcome[Any]:
-    """A Command's run. A plan that only casts the inputs and executes (most commands) is run
-    directly; anything that goes wrong is handed to the lifecycle's endings."""
+    """A Command's run: a direct plan called step by step, anything else the lifecycle driven.
+    Whatever goes wrong in a direct run is handed to the lifecycle's own endings."""
     if not plan.direct:
         return drive_sync(run(command, plan))
     try:
-        command.state = plan.first_state
         _cast_and_validate_inputs(command)
+        for state, hook in plan.direct_hooks:
+            if command._errors:
+                raise Halt
+            command.state = state
+            getattr(command, hook)()
         if command._errors:
             raise Halt
         command.state = _VALIDATED_EXECUTION
-        outcome = _succeeded(command, command.execute())
+        result = command.execute()
+        if plan.after_execute:
+            if command._errors:
+                raise Halt
+            result = command.after_execute(result)
+        outcome = _succeeded(command, result)
     except BaseException as raised:
         outcome = drive_sync(_end_early(command, plan, _caught(raised)))
     command.outcome = outcome
@@ -356,18 +382,31 @@ def run_sync(command: Any, plan: Plan) -> Outcome[Any]:
 
 
 async def run_async(command: Any, plan: Plan) -> Outcome[Any]:
-    """An AsyncCommand's run: `run_sync`, awaiting where it calls."""
+    """An AsyncCommand's run: `run_sync`, awaiting where it calls (an AsyncCommand's hooks may
+    also be plain functions)."""
     if not plan.direct:
         return await drive_async(run(command, plan))
     try:
-        command.state = plan.first_state
         _cast_and_validate_inputs(command)
+        for state, hook in plan.direct_hooks:
+            if command._errors:
+                raise Halt
+            command.state = state
+            value = getattr(command, hook)()
+            if inspect.isawaitable(value):
+                await value
         if command._errors:
             raise Halt
         command.state = _VALIDATED_EXECUTION
         result = command.execute()
-        if plan.awaits_execute or inspect.isawaitable(result):
+        if type(result) is CoroutineType or inspect.isawaitable(result):
             result = await result
+        if plan.after_execute:
+            if command._errors:
+                raise Halt
+            result = command.after_execute(result)
+            if inspect.isawaitable(result):
+                result = await result
         outcome = _succeeded(command, result)
     except BaseException as raised:
         outcome = await drive_async(_end_early(command, plan, _caught(raised)))
@@ -427,7 +466,7 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
         if not isinstance(problem, Exception):
             other = other if other is not None and not isinstance(other, Exception) else problem
         else:
-            command._errors.setdefault("runtime.rollback_failed", _rollback_failed(problem))
+            command._record(_rollback_failed(problem))
     if other is None:
         if not command._errors:
             command.add_error(FoobaraError("halted", "The command halted without reporting an error", "runtime"))
@@ -435,8 +474,7 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
         return Outcome(None, command._errors.values())
     command.exception = other
     if isinstance(other, Exception) and not isinstance(other, FrameworkUsageError):
-        error = execution_error(other)
-        command._errors.setdefault(error.key, error)
+        command._record(execution_error(other))
         yield from _finish(command, plan, Transition.ERROR)
         return Outcome(None, command._errors.values())
     yield from _finish(command, plan, Transition.ERROR)
@@ -504,8 +542,7 @@ def _guarded(command: Any, instruction: Any) -> Generator[Any, Any, None]:
     except Halt:
         pass
     except Exception as exc:
-        error = execution_error(exc)
-        command._errors.setdefault(error.key, error)
+        command._record(execution_error(exc))
 
 
 def _nothing() -> Generator[Any, Any, None]:
