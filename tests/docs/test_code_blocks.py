@@ -1,0 +1,108 @@
+"""Every ```python block of README.md and docs/*.md runs as written, in order, one fresh namespace
+per document, and the values the documents state in `# literal` comments are checked.
+
+The conventions (language on every fence, `<!-- skip-test: why -->` before a block that is not
+meant to run, top-level `await`, checked `# literal` comments) are in tests/docs/blocks.py. The
+documents run in one process, so no two of them define a command, mapper, domain or organization
+under the same full name: redefining one replaces it, and a later document would change an earlier
+one's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from foobara_py import AsyncCommand, Command, Domain, DomainMapper, Organization
+from tests.docs.blocks import DocumentError, RanDocument, python_blocks, run_document
+
+ROOT = Path(__file__).parents[2]
+DOCUMENTS = ["README.md", *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "docs").glob("*.md")))]
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_every_python_block_runs(ran_document: Callable[[str], RanDocument], name: str) -> None:
+    blocks = python_blocks(ROOT / name)
+    ran = ran_document(name)
+    assert ran.blocks_run == len(blocks) - len(ran.skipped)
+
+
+def test_few_blocks_are_skipped(ran_document: Callable[[str], RanDocument]) -> None:
+    skipped = [f"{b.path.name}:{b.line}: {b.skip_reason}" for name in DOCUMENTS for b in ran_document(name).skipped]
+    assert len(skipped) <= 3, skipped
+
+
+def test_the_documents_state_checked_values(ran_document: Callable[[str], RanDocument]) -> None:
+    assert ran_document("README.md").checked_claims >= 3
+    assert ran_document("docs/commands.md").checked_claims >= 5
+
+
+def full_names(ran: RanDocument) -> set[str]:
+    """The full names of the commands, mappers, domains and organizations a document defines."""
+    names = set()
+    for value in ran.namespace.values():
+        defined_here = getattr(value, "__module__", None) == ran.namespace["__name__"]
+        if isinstance(value, type) and defined_here and issubclass(value, (Command, AsyncCommand, DomainMapper)):
+            names.add(value.full_name())
+        elif isinstance(value, (Domain, Organization)):
+            names.add(value.full_name)
+    return names
+
+
+def test_no_two_documents_define_the_same_name(ran_document: Callable[[str], RanDocument]) -> None:
+    seen: dict[str, str] = {}
+    clashes = []
+    for name in DOCUMENTS:
+        for full_name in full_names(ran_document(name)):
+            if full_name in seen and full_name != "global_organization::global_domain":
+                clashes.append(f"{full_name}: {seen[full_name]} and {name}")
+            seen.setdefault(full_name, name)
+    assert clashes == []
+
+
+# --- the harness itself ---------------------------------------------------------------------
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "doc.md"
+    path.write_text(text)
+    return path
+
+
+def test_a_wrong_stated_value_fails(tmp_path: Path) -> None:
+    doc = write(tmp_path, "```python\nx = 2\nx + 1  # 3\n```\n\n```python\nx * 2  # 5\n```\n")
+    with pytest.raises(AssertionError, match=r"the document says: x \* 2  # 5"):
+        run_document(doc)
+
+
+def test_prose_comments_are_not_claims(tmp_path: Path) -> None:
+    doc = write(tmp_path, "```python\nx = 2\nx + 1  # 3\nx  # the answer, more or less\n```\n")
+    assert run_document(doc).checked_claims == 1
+
+
+def test_a_failing_block_names_its_line_in_the_document(tmp_path: Path) -> None:
+    doc = write(tmp_path, "Text\n\n```python\nx = 1\nraise ValueError(x)\n```\n")
+    with pytest.raises(ValueError, match="1") as raised:
+        run_document(doc)
+    assert raised.traceback[-1].lineno + 1 == 5 and raised.traceback[-1].path == doc
+
+
+def test_blocks_share_a_namespace_and_may_await(tmp_path: Path) -> None:
+    doc = write(tmp_path, "```python\nimport asyncio\n```\n\n```python\nawait asyncio.sleep(0)\nx = 1\n```\n")
+    assert run_document(doc).namespace["x"] == 1
+
+
+def test_a_skipped_block_needs_a_reason_and_does_not_run(tmp_path: Path) -> None:
+    doc = write(tmp_path, "<!-- skip-test: a signature -->\n```python\nraise SystemExit\n```\n")
+    assert [b.skip_reason for b in run_document(doc).skipped] == ["a signature"]
+    doc = write(tmp_path, "<!-- skip-test -->\n```python\nraise SystemExit\n```\n")
+    with pytest.raises(DocumentError, match="the reason"):
+        run_document(doc)
+
+
+def test_a_block_without_a_language_is_refused(tmp_path: Path) -> None:
+    doc = write(tmp_path, "```\nprint('hidden')\n```\n")
+    with pytest.raises(DocumentError, match="without a language"):
+        run_document(doc)
