@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foobara_py import all_commands
+
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+)(?P<info>[^\n`]*)$")
 SKIP = re.compile(r"^<!--\s*skip-test:\s*(?P<reason>\S.*?)\s*-->$")
 
@@ -51,6 +53,7 @@ class RanDocument:
     blocks_run: int
     checked_claims: int = 0
     skipped: list[Block] = field(default_factory=list)
+    replaced_commands: list[str] = field(default_factory=list)  # registered before it ran
 
 
 def fenced_blocks(path: Path) -> list[Block]:
@@ -138,8 +141,10 @@ def compile_block(block: Block, replacements: dict[str, str] | None = None) -> t
 
 
 def run_document(path: Path, replacements: dict[str, str] | None = None) -> RanDocument:
-    """Run every ```python block of `path` in order, in one new namespace, capturing what it prints."""
+    """Run every ```python block of `path` in order, in one new namespace, capturing what it prints,
+    and note the commands registered before it that it replaced (by defining the same full name)."""
     namespace: dict[str, Any] = {"__name__": f"doc_{path.stem}"}
+    before = {command.full_name(): command for command in all_commands()}
     ran = RanDocument(namespace, "", 0)
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
@@ -154,4 +159,13 @@ def run_document(path: Path, replacements: dict[str, str] | None = None) -> RanD
             ran.blocks_run += 1
             ran.checked_claims += checked
     ran.printed = output.getvalue()
+    after = {command.full_name(): command for command in all_commands()}
+    ran.replaced_commands = sorted(
+        name for name, command in before.items() if after.get(name) is not command and not _defined_in(command, path)
+    )
     return ran
+
+
+def _defined_in(cls: type, path: Path) -> bool:
+    """Whether a class comes from (an earlier run of) the document: its methods' code is there."""
+    return any(getattr(getattr(v, "__code__", None), "co_filename", None) == str(path) for v in vars(cls).values())

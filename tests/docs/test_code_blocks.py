@@ -3,9 +3,9 @@ per document, and the values the documents state in `# literal` comments are che
 
 The conventions (language on every fence, `<!-- skip-test: why -->` before a block that is not
 meant to run, top-level `await`, checked `# literal` comments) are in tests/docs/blocks.py. The
-documents run in one process, so no two of them define a command, mapper, domain or organization
-under the same full name: redefining one replaces it, and a later document would change an earlier
-one's.
+documents run in the tests' process, so a document defines no command, mapper, domain or
+organization under a full name that another document or a test module uses: redefining one
+replaces it in the registry, under the feet of whoever looks it up by name.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def test_every_python_block_runs(ran_document: Callable[[str], RanDocument], nam
     blocks = python_blocks(ROOT / name)
     ran = ran_document(name)
     assert ran.blocks_run == len(blocks) - len(ran.skipped)
+    assert ran.replaced_commands == []  # commands of the tests or of another document
 
 
 def test_few_blocks_are_skipped(ran_document: Callable[[str], RanDocument]) -> None:
@@ -106,3 +107,14 @@ def test_a_block_without_a_language_is_refused(tmp_path: Path) -> None:
     doc = write(tmp_path, "```\nprint('hidden')\n```\n")
     with pytest.raises(DocumentError, match="without a language"):
         run_document(doc)
+
+
+def test_a_document_replacing_a_command_registered_elsewhere_is_noted(tmp_path: Path) -> None:
+    class HarnessProbe(Command[None, int]):
+        def execute(self) -> int:
+            return 1
+
+    code = "class HarnessProbe(Command[None, int]):\n    def execute(self) -> int:\n        return 2\n"
+    doc = write(tmp_path, f"```python\nfrom foobara_py import Command\n\n{code}```\n")
+    assert run_document(doc).replaced_commands == ["HarnessProbe"]
+    assert run_document(doc).replaced_commands == []  # the document's own, from its first run
