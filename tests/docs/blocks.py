@@ -1,18 +1,5 @@
-"""Run a Markdown document's ```python blocks, in order, in one fresh namespace per document.
-
-Conventions (tests/docs/test_code_blocks.py runs README.md and docs/*.md with them):
-
-- Every fenced block names its language (```python, ```sh, ```json, ```text): a Python block cannot
-  hide in an untagged fence.
-- A ```python block that is not meant to run (a fragment, a signature) has the HTML comment
-  `<!-- skip-test: why -->` on the line right before its fence. The reason is required.
-- A block may `await` at top level; it then runs in `asyncio.run`.
-- A bare expression with a trailing comment that is a Python literal states its value, and is
-  checked: `Add.run(a=1).unwrap()  # 1` runs as `assert Add.run(a=1).unwrap() == 1`. Other comments
-  (prose) are not checked, so a claim that is not a literal is written as an `assert` in the doc.
-- `replacements` swap text before a block runs (the guides call https://api.example.com, which
-  the tests point at a local API).
-"""
+"""Run a Markdown document's ```python blocks, in order, in one fresh namespace per document,
+with the conventions that tests/docs/test_code_blocks.py's docstring lists."""
 
 from __future__ import annotations
 

@@ -1,11 +1,21 @@
 """Every ```python block of README.md and docs/*.md runs as written, in order, one fresh namespace
-per document, and the values the documents state in `# literal` comments are checked.
+per document (so a block uses what the document's earlier blocks defined), and the values the
+documents state are checked. The conventions, for whoever writes a document:
 
-The conventions (language on every fence, `<!-- skip-test: why -->` before a block that is not
-meant to run, top-level `await`, checked `# literal` comments) are in tests/docs/blocks.py. The
-documents run in the tests' process, so a document defines no command, mapper, domain or
-organization under a full name that another document or a test module uses: redefining one
-replaces it in the registry, under the feet of whoever looks it up by name.
+- Every fenced block names its language (```python, ```sh, ```json, ```text); only ```python runs,
+  and no Python can hide in an untagged fence.
+- A ```python block that is deliberately not runnable (a fragment, a signature) has the HTML
+  comment `<!-- skip-test: the reason -->` on the line right before its fence; the reason is
+  required. Write a fragment out in full instead whenever it can be.
+- A block may `await` at top level (it then runs in `asyncio.run`).
+- A bare expression followed by a comment that is a Python literal states its value, and is
+  checked: `Add.run(a=1).unwrap()  # 1` runs as `assert Add.run(a=1).unwrap() == 1`. A comment that
+  is not a literal is prose and is not checked, so write any other claim as an `assert`.
+- https://api.example.com and https://api.github.com are served by a local API, and
+  redis://localhost by a test redis-server (tests/docs/conftest.py swaps the text before running).
+- The documents run in the tests' process: a document defines no command, mapper, domain or
+  organization under a full name that another document or a test module uses. Redefining one
+  replaces it in the registry, under the feet of whoever looks it up by name.
 """
 
 from __future__ import annotations
