@@ -1,8 +1,12 @@
 """foobara-py: Foobara's command framework for Python.
 
-Domain logic lives in commands with typed inputs, a typed result and declared errors; every
-command describes itself, and the same command can be run from Python, HTTP, a shell, MCP or a
-job queue. Importing this package imports pydantic and nothing else beyond the standard library.
+Domain logic lives in commands (sync or async) with typed inputs, a typed result and declared
+errors, grouped in domains and organizations. A run gives an `Outcome` with Ruby Foobara's error
+hashes; commands run subcommands, share transactions, and describe themselves in Ruby Foobara's
+manifest and in JSON Schema; domain mappers convert between domains. Connectors (HTTP, command
+line, MCP, job queues), entities and remote commands are not part of it yet: they are to be built
+on what a command declares. Importing this package imports pydantic and nothing else beyond the
+standard library.
 """
 
 from .command import AsyncCommand, Command

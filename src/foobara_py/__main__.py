@@ -1,4 +1,9 @@
-"""The `foobara` command line: `foobara manifest MODULE`, `foobara describe MODULE NAME`."""
+"""The `foobara` command line. It describes commands; it does not run them (that is the job of a
+command-line connector, which is not there yet).
+
+    foobara manifest MODULE [--remove-sensitive]       the manifest of the commands MODULE holds
+    foobara describe MODULE NAME [--remove-sensitive]  one entry of it (a command, type, domain...)
+"""
 
 from __future__ import annotations
 
