@@ -24,7 +24,8 @@ from typing import Any, ClassVar, Generic, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from . import callbacks as cb
-from .domain import GLOBAL_DOMAIN, Domain, _registry, underscore
+from . import registry
+from .domain import GLOBAL_DOMAIN, Domain
 from .domain_mapper import (
     AmbiguousDomainMapperError,
     DomainMapper,
@@ -43,8 +44,8 @@ from .errors import (
     PossibleError,
     SubcommandNotRegisteredError,
     UnsupportedTypeError,
-    humanize,
 )
+from .naming import humanize, underscore
 from .outcome import Outcome
 from .transaction import Transaction, TransactionResource, _open, open_transactions
 from .types import TypeNode, generic_arguments, node_for, node_for_model
@@ -684,7 +685,7 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
 
     cls._place_in(GLOBAL_DOMAIN)  # until a decorator places it elsewhere
     if "execute" in overrides and not cls.__dict__.get("abstract", False):
-        _registry.add_pending(cls)
+        registry.current().add_pending(cls)
 
 
 def _dependencies(
