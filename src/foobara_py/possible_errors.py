@@ -262,19 +262,35 @@ def own_errors(node: TypeNode, *, remove_sensitive: bool = True) -> list[ErrorCl
 
 
 def errors_of_type(node: TypeNode, path: tuple[PathPart, ...] = ()) -> list[PossibleErrorEntry]:
-    """Every error a value of this type may get, at every path inside it (`#` for any index)."""
-    entries = [_entry(error, path) for error in own_errors(node)]
+    """Every error a value of this type may get, at every path inside it (`#` for any index).
+
+    A model inside itself (`children: list["Node"]`) lists its own errors where it recurs, not
+    again those of its attributes: they are the outer occurrence's, and the paths would never end.
+    """
+    entries: list[PossibleErrorEntry] = []
+    _collect_errors(node, path, set(), entries)
+    return entries
+
+
+def _collect_errors(
+    node: TypeNode, path: tuple[PathPart, ...], walking: set[int], entries: list[PossibleErrorEntry]
+) -> None:
+    entries.extend(_entry(error, path) for error in own_errors(node))
     if node.fields is not None:
+        fields = id(node.fields)  # a registered model's occurrences share its fields
+        if fields in walking:
+            return
+        walking.add(fields)
         for name, spec in node.visible_fields(True).items():
             if spec.required:
                 entries.append(_entry(MISSING_REQUIRED, (*path, name)))
-            entries.extend(errors_of_type(spec.node, (*path, name)))
+            _collect_errors(spec.node, (*path, name), walking, entries)
+        walking.discard(fields)
     elif node.elements is not None:
         for index, element in enumerate(node.elements):
-            entries.extend(errors_of_type(element, (*path, index)))
+            _collect_errors(element, (*path, index), walking, entries)
     elif node.element is not None and node.type in ("array", "associative_array"):
-        entries.extend(errors_of_type(node.element, (*path, "#")))
-    return entries
+        _collect_errors(node.element, (*path, "#"), walking, entries)
 
 
 def _declared_error_class(command: type[CommandBase[Any, Any]], declared: PossibleError) -> ErrorClass:

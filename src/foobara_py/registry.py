@@ -168,7 +168,8 @@ class Registry:
 
     def command(self, full_name: str) -> Command:
         """The command registered under `full_name`; CommandNotFoundError if there is none."""
-        self.place_pending()
+        if self._pending:
+            self.place_pending()
         command = self._commands.get(full_name)
         if command is None:
             raise CommandNotFoundError(f"No command is registered as {full_name!r}")
