@@ -376,3 +376,43 @@ def test_an_unregistered_model_that_refers_to_itself_is_refused_clearly() -> Non
         class Walk(Command[Chain, None]):
             def execute(self) -> None:
                 return None
+
+
+def test_threads_using_a_registered_model_first_all_see_it_whole() -> None:
+    """A registered model's node is built once; a thread never sees it half built by another."""
+    import sys
+    import threading
+    import types
+
+    from foobara_py import registry
+
+    with registry.isolated():
+        wide = types.new_class(
+            "Wide", (Model,), exec_body=lambda ns: ns.update(__annotations__={f"f{i}": int for i in range(1000)})
+        )
+        seen: list[int] = []
+
+        start = threading.Barrier(8)
+
+        def define(n: int) -> None:
+            start.wait()
+            inputs = types.new_class(
+                f"WideInputs{n}", (BaseModel,), exec_body=lambda ns: ns.update(__annotations__={"wide": wide})
+            )
+            command = types.new_class(
+                f"UseWide{n}", (Command[inputs, None],), exec_body=lambda ns: ns.update(execute=lambda self: None)
+            )
+            node = command._inputs_node
+            seen.append(len(node.fields["wide"].node.fields))
+
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            threads = [threading.Thread(target=define, args=(n,)) for n in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            sys.setswitchinterval(interval)
+        assert seen == [1000] * 8

@@ -205,7 +205,7 @@ class RegisteredType:
                 try:
                     if self.kind == "model":
                         self._node = TypeNode(type="attributes", fields={}, model=self.target)
-                        _fill_model_node(self._node, self.target, {})
+                        _fill_model_node(self._node, self.target, set())
                     else:
                         self._node = node_for(self.target)
                 except BaseException:
@@ -429,14 +429,15 @@ _ARRAYS = (list, set, frozenset, Sequence, typing.List, typing.Set, typing.Froze
 _MAPPINGS = (dict, Mapping, typing.Dict)  # noqa: UP006
 
 
-# Models whose node is being built, along the current path: meeting one again is recursion.
-_Building = dict[type[BaseModel], TypeNode]
+# The models whose nodes are being built, along the current path: meeting one again is recursion.
+_Building = set[type[BaseModel]]
 
 
-def node_for_model(model: type[BaseModel], _building: _Building | tuple[()] = ()) -> TypeNode:
-    """The attributes node of a pydantic model (declared inline, as Ruby declares attributes)."""
+def node_for_model(model: type[BaseModel], _building: _Building | None = None) -> TypeNode:
+    """The attributes node of a pydantic model (declared inline, as Ruby declares attributes).
+    A registered model inside it is declared by name; an unregistered one inside itself is refused."""
     node = TypeNode(type="attributes", fields={}, model=model)
-    _fill_model_node(node, model, _building if isinstance(_building, dict) else {})
+    _fill_model_node(node, model, _building if _building is not None else set())
     return node
 
 
@@ -455,7 +456,7 @@ def _fill_model_node(node: TypeNode, model: type[BaseModel], building: _Building
             "(subclass foobara_py.Model, or decorate it with @domain.model) to declare it by name"
         )
     assert node.fields is not None
-    building[model] = node
+    building.add(model)
     try:
         for name, info in model.model_fields.items():
             try:
@@ -475,11 +476,12 @@ def _fill_model_node(node: TypeNode, model: type[BaseModel], building: _Building
                 alias=info.alias if info.alias != name else None,
             )
     finally:
-        del building[model]
+        building.discard(model)
 
 
 def _node_for_field(info: FieldInfo, building: _Building | tuple[()] = ()) -> TypeNode:
-    node = node_for(info.annotation, tuple(info.metadata), _seen=building if isinstance(building, dict) else {})
+    """The node of a model's field; `building` as for `node_for_model` (a fresh start: `()`)."""
+    node = node_for(info.annotation, tuple(info.metadata), _seen=building if isinstance(building, set) else set())
     if info.description:
         node.description = info.description
     return node
@@ -492,7 +494,7 @@ def node_for(annotation: Any, metadata: tuple[Any, ...] = (), *, _seen: _Buildin
         inner, *extra = typing.get_args(annotation)
         return node_for(inner, (*metadata, *extra), _seen=_seen)
 
-    node = _bare_node(annotation, origin, _seen if _seen is not None else {})
+    node = _bare_node(annotation, origin, _seen if _seen is not None else set())
     _apply_metadata(node, metadata)
     return node
 
