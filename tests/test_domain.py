@@ -6,7 +6,6 @@ import pytest
 from pydantic import BaseModel
 
 from foobara_py import GLOBAL_DOMAIN, Command, CommandNotFoundError, Domain, Organization, lookup_command
-from foobara_py.domain import underscore
 
 
 class Empty(BaseModel):
@@ -89,9 +88,3 @@ def test_abstract_bases_are_not_registered() -> None:
     with pytest.raises(CommandNotFoundError):
         lookup_command("Base")
     assert lookup_command("Concrete") is Concrete
-
-
-def test_underscore() -> None:
-    assert underscore("Shop::Inventory::ReserveStock") == "shop::inventory::reserve_stock"
-    assert underscore("HTTPServer") == "http_server"
-    assert underscore("ChargeCard") == "charge_card"

@@ -23,6 +23,7 @@ from foobara_py import (
     FrameworkUsageError,
     Organization,
     SubcommandNotRegisteredError,
+    registry,
 )
 from foobara_py.domain_mapper import (
     AmbiguousDomainMapperError,
@@ -34,7 +35,6 @@ from foobara_py.domain_mapper import (
     find_mapper,
     register_mapper,
 )
-from foobara_py.domain_mapper import _by_domain as mapper_registry
 
 storefront = Organization("Storefront")
 crm = Domain("Crm", organization=storefront)
@@ -157,11 +157,10 @@ ADA = {"full_name": "Ada Lovelace", "email_address": "ada@example.com"}
 
 @pytest.fixture(autouse=True)
 def _keep_test_mappers_in_their_test() -> Iterator[None]:
-    """The registry is global: mappers a test defines must not change what other tests find."""
-    saved = {name: dict(placed) for name, placed in mapper_registry.items()}
-    yield
-    mapper_registry.clear()
-    mapper_registry.update(saved)
+    """Mappers a test defines must not change what other tests find: each test registers into a
+    copy of the registry holding the module's own mappers and commands."""
+    with registry.isolated(inherit=True):
+        yield
 
 
 # --- the mapper itself --------------------------------------------------------------------

@@ -115,21 +115,25 @@ def test_the_manifest_is_json_and_deterministic() -> None:
 
 
 def test_the_manifest_is_cached_and_rebuilt_when_something_registers() -> None:
-    from foobara_py import Command, Domain
+    from foobara_py import Command, Domain, registry
 
-    first = manifest()
-    assert manifest() is first
-    late = Domain("Late", organization="Cached")
+    outside = manifest()
+    with registry.isolated(inherit=True):
+        first = manifest()
+        assert manifest() is first and first == outside
+        late = Domain("Late", organization="Cached")
 
-    @late.command
-    class Arrive(Command[None, int]):
-        def execute(self) -> int:
-            return 1
+        @late.command
+        class Arrive(Command[None, int]):
+            def execute(self) -> int:
+                return 1
 
-    second = manifest()
-    assert second is not first
-    assert "Cached::Late::Arrive" in second["command"]
-    assert "Cached::Late::Arrive" not in first["command"]
+        second = manifest()
+        assert second is not first
+        assert "Cached::Late::Arrive" in second["command"]
+        assert "Cached::Late::Arrive" not in first["command"]
+    # Back in the registry outside, the manifest is the one made for it.
+    assert manifest() == outside and "Cached::Late::Arrive" not in manifest()["command"]
 
 
 def test_unknown_names_get_a_clear_error() -> None:
@@ -137,3 +141,86 @@ def test_unknown_names_get_a_clear_error() -> None:
         describe("Acme::Math::Ad")
     with pytest.raises(ValueError, match="Unknown manifest category"):
         describe("Acme::Math::Add", category="commands")
+
+
+def test_the_manifest_is_built_while_other_threads_register() -> None:
+    """Regression: manifest() failed with "dictionary changed size during iteration"."""
+    import sys
+    import threading
+    import types
+
+    from foobara_py import Command, Domain, Model, registry
+
+    failures: list[BaseException] = []
+
+    def register(n: int) -> None:
+        try:
+            domain = Domain(f"Busy{n}", organization="Threads")
+            for i in range(150):
+                model = types.new_class(
+                    f"Thing{n}x{i}", (Model,), exec_body=lambda ns: ns.update(__annotations__={"size": int})
+                )
+                command = types.new_class(
+                    f"Make{n}x{i}", (Command[None, model],), exec_body=lambda ns: ns.update(execute=lambda self: None)
+                )
+                domain.command(command)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows at once
+    try:
+        with registry.isolated():
+            threads = [threading.Thread(target=register, args=(n,)) for n in range(3)]
+            for thread in threads:
+                thread.start()
+            while any(thread.is_alive() for thread in threads):
+                manifest()
+                manifest(remove_sensitive=True)
+            for thread in threads:
+                thread.join()
+            assert failures == []
+            final = manifest()
+            assert sum(name.startswith("Threads::Busy") for name in final["command"]) == 450
+            assert sum(name.startswith("Thing") for name in final["type"]) == 450
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_a_model_that_refers_to_itself_is_declared_by_name_with_its_own_entry() -> None:
+    from foobara_py import Command, Domain, Model, registry
+
+    with registry.isolated():
+        trees = Domain("Trees", organization="Forest")
+
+        @trees.model
+        class Node(Model):
+            label: str
+            children: list[Node] = []
+
+        class GrowInputs(Model):
+            root: Node
+
+        @trees.command
+        class Grow(Command[GrowInputs, Node]):
+            def execute(self) -> Node:
+                return self.inputs.root
+
+        entry = describe("Forest::Trees::Node", category="type")
+        declared = entry["declaration_data"]["attributes_declaration"]
+        assert declared["element_type_declarations"]["children"] == {
+            "type": "array",
+            "element_type_declaration": "Forest::Trees::Node",
+        }
+        assert entry["attributes_type"] == declared
+        assert "Forest::Trees::Node" not in entry["types_depended_on"]
+        command = describe("Forest::Trees::Grow", category="command")
+        assert command["inputs_type"]["element_type_declarations"] == {"root": "Forest::Trees::Node"}
+        assert command["result_type"] == "Forest::Trees::Node"
+        assert "Forest::Trees::Node" in command["types_depended_on"]
+        # The possible errors stop where the model recurs: its own errors there, not its attributes' again.
+        errors = set(command["possible_errors"])
+        assert {"data.root.label.cannot_cast", "data.root.children.#.cannot_cast"} <= errors
+        assert not any(key.startswith("data.root.children.#.label") for key in errors)
+        assert describe("Forest::Trees", category="domain")["types"] == ["Forest::Trees::Node"]
+        assert json.loads(manifest_json()) == manifest()

@@ -13,6 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from foobara_py import Model
 from foobara_py.schema import json_schema
 from foobara_py.types import Attributes, BigDecimal, Date, DateTime, Email, Sensitive, Symbol, node_for_model
 from tests import acme
@@ -507,3 +508,40 @@ def test_commands_give_their_inputs_and_result_schemas() -> None:
         "additionalProperties": False,
     }
     assert result_json_schema(Divide) == {"type": "integer"}
+
+
+class Branch(Model):
+    label: str = Field(max_length=5)
+    children: list[Branch] = []
+    parent: Branch | None = None
+
+
+class Forest(BaseModel):
+    trees: list[Branch]
+    biggest: Branch
+
+
+def test_a_registered_model_that_refers_to_itself_is_defined_once_and_referred_to() -> None:
+    schema = schema_of(Forest)
+    ref = {"$ref": "#/$defs/Branch", "title": "Branch"}
+    assert schema["properties"] == {"trees": {"type": "array", "items": ref}, "biggest": ref}
+    assert schema["$defs"] == {
+        "Branch": {
+            "type": "object",
+            "properties": {
+                "label": {"type": "string", "maxLength": 5},
+                "children": {"type": "array", "items": ref, "default": []},
+                "parent": {"anyOf": [{"$ref": "#/$defs/Branch"}, {"type": "null"}], "title": "Branch", "default": None},
+            },
+            "required": ["label"],
+            "additionalProperties": False,
+            "title": "Branch",
+        }
+    }
+    deep = {"label": "a", "children": [{"label": "b", "children": [{"label": "c", "parent": {"label": "d"}}]}]}
+    assert valid(schema, {"trees": [deep], "biggest": deep})
+    too_long = {"label": "a", "children": [{"label": "b", "children": [{"label": "much too long"}]}]}
+    assert not valid(schema, {"trees": [], "biggest": too_long})
+    # A result that is the recursive model itself.
+    assert schema_of(Branch)["properties"]["children"]["items"] == ref
+    assert "Branch" in schema_of(Branch)["$defs"]

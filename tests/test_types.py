@@ -300,3 +300,119 @@ def test_unsupported_annotations_fail_when_the_command_is_defined() -> None:
 
     message = str(raised.value)
     assert "UseWeird" in message and "thing" in message and "Opaque" in message
+
+
+# --------------------------------------------------------------------------------------------
+# Models that refer to themselves
+
+
+class TreeNode(Model):
+    name: str = Field(max_length=8)
+    children: list[TreeNode] = []
+
+
+class TreeInputs(BaseModel):
+    tree: TreeNode
+
+
+def test_a_registered_model_may_refer_to_itself() -> None:
+    """Regression: a registered model referring to itself was refused ("refers to itself")."""
+
+    class CountNodes(Command[TreeInputs, int]):
+        def execute(self) -> int:
+            def count(node: TreeNode) -> int:
+                return 1 + sum(count(child) for child in node.children)
+
+            return count(self.inputs.tree)
+
+    deep = {"name": "root", "children": [{"name": "kid", "children": [{"name": "grandkid"}]}]}
+    assert CountNodes.run(tree=deep).unwrap() == 3
+    assert CountNodes.inputs_type() is TreeInputs
+    assert declare(TreeInputs) == {
+        "type": "attributes",
+        "element_type_declarations": {"tree": "TreeNode"},
+        "required": ["tree"],
+    }
+    # Errors deep inside the recursive structure get their full paths.
+    too_long = {"name": "root", "children": [{"name": "kid", "children": [{"name": "much too long"}]}]}
+    assert CountNodes.run(tree=too_long).error_keys == ["data.tree.children.0.children.0.name.max_length_exceeded"]
+    not_a_list = {"name": "root", "children": [{"name": "kid"}, {"name": "kid2", "children": "none"}]}
+    assert CountNodes.run(tree=not_a_list).error_keys == ["data.tree.children.1.children.cannot_cast"]
+    missing = {"name": "root", "children": [{"children": []}]}
+    assert CountNodes.run(tree=missing).error_keys == ["data.tree.children.0.name.missing_required_attribute"]
+
+
+def test_models_may_refer_to_each_other() -> None:
+    class Person(Model):
+        name: str
+        employer: Company | None = None
+
+    class Company(Model):
+        name: str
+        staff: list[Person] = []
+
+    Person.model_rebuild()
+
+    class Hire(Command[Person, str]):
+        def execute(self) -> str:
+            return self.inputs.employer.staff[0].name if self.inputs.employer else ""
+
+    data = {"name": "Ada", "employer": {"name": "Acme", "staff": [{"name": "Bob", "employer": {"name": "X"}}]}}
+    assert Hire.run(**data).unwrap() == "Bob"
+    bad = {"name": "Ada", "employer": {"name": "Acme", "staff": [{"name": "Bob", "employer": {"name": 3.5j}}]}}
+    assert Hire.run(**bad).error_keys == ["data.employer.staff.0.employer.name.cannot_cast"]
+    assert describe("Company")["declaration_data"]["attributes_declaration"]["element_type_declarations"] == {
+        "name": "string",
+        "staff": {"type": "array", "element_type_declaration": "Person"},
+    }
+
+
+def test_an_unregistered_model_that_refers_to_itself_is_refused_clearly() -> None:
+    class Chain(BaseModel):
+        next: Chain | None = None
+
+    with pytest.raises(UnsupportedTypeError, match=r"Chain refers to itself.*register it"):
+
+        class Walk(Command[Chain, None]):
+            def execute(self) -> None:
+                return None
+
+
+def test_threads_using_a_registered_model_first_all_see_it_whole() -> None:
+    """A registered model's node is built once; a thread never sees it half built by another."""
+    import sys
+    import threading
+    import types
+
+    from foobara_py import registry
+
+    with registry.isolated():
+        wide = types.new_class(
+            "Wide", (Model,), exec_body=lambda ns: ns.update(__annotations__={f"f{i}": int for i in range(1000)})
+        )
+        seen: list[int] = []
+
+        start = threading.Barrier(8)
+
+        def define(n: int) -> None:
+            start.wait()
+            inputs = types.new_class(
+                f"WideInputs{n}", (BaseModel,), exec_body=lambda ns: ns.update(__annotations__={"wide": wide})
+            )
+            command = types.new_class(
+                f"UseWide{n}", (Command[inputs, None],), exec_body=lambda ns: ns.update(execute=lambda self: None)
+            )
+            node = command._inputs_node
+            seen.append(len(node.fields["wide"].node.fields))
+
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            threads = [threading.Thread(target=define, args=(n,)) for n in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            sys.setswitchinterval(interval)
+        assert seen == [1000] * 8

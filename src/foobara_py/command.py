@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Generic, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from . import callbacks as cb
-from . import lifecycle
-from .domain import GLOBAL_DOMAIN, Domain, _registry, underscore
+from . import lifecycle, registry
+from .domain import GLOBAL_DOMAIN, Domain
 from .domain_mapper import (
     AmbiguousDomainMapperError,
     DomainMapper,
@@ -39,9 +39,9 @@ from .errors import (
     PossibleError,
     SubcommandNotRegisteredError,
     UnsupportedTypeError,
-    humanize,
 )
 from .lifecycle import Halt, State
+from .naming import humanize, underscore
 from .outcome import Outcome
 from .spec import CommandSpec
 from .transaction import RunTransactions, TransactionResource
@@ -470,7 +470,7 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
 
     cls._place_in(GLOBAL_DOMAIN)  # until a decorator places it elsewhere (which makes the spec)
     if "execute" in overrides and not cls.__dict__.get("abstract", False):
-        _registry.add_pending(cls)
+        registry.current().add_pending(cls)
 
 
 def _make_spec(cls: type[CommandBase[Any, Any]]) -> CommandSpec:

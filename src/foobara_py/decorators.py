@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -12,7 +11,8 @@ from typing import Any, TypeVar, overload
 from pydantic import create_model
 
 from .command import AsyncCommand, Command, CommandBase
-from .domain import GLOBAL_DOMAIN, Domain, Organization, _registry, find_or_create_domain
+from .domain import GLOBAL_DOMAIN, Domain, Organization, find_or_create_domain, place_command
+from .naming import classify
 
 __all__ = ["async_command", "async_simple_command", "command", "simple_command"]
 
@@ -40,7 +40,7 @@ def _placer(
     def place(cls: C) -> C:
         if not (isinstance(cls, type) and issubclass(cls, kind)):
             raise TypeError(f"@{decorator} decorates a subclass of {kind.__name__}, not {cls!r}")
-        _registry.place(cls, target)
+        place_command(cls, target)
         return cls
 
     return place
@@ -77,11 +77,6 @@ def async_command(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _classify(name: str) -> str:
-    """`fetch_github_user` -> `FetchGithubUser`."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", name) if part)
-
-
 def _command_from_function(
     fn: Callable[..., Any],
     kind: type[CommandBase[Any, Any]],
@@ -89,7 +84,7 @@ def _command_from_function(
     domain: Domain | str | None,
     organization: Organization | str | None,
 ) -> Any:
-    class_name = name or _classify(fn.__name__)
+    class_name = name or classify(fn.__name__)
     hints = typing.get_type_hints(fn, include_extras=True)
     fields: dict[str, Any] = {}
     for parameter in inspect.signature(fn).parameters.values():
@@ -122,7 +117,7 @@ def _command_from_function(
 
     cls = types.new_class(class_name, (kind[inputs, result],), exec_body=body)  # type: ignore[index]
     if domain is not None:
-        _registry.place(cls, _domain_for(domain, organization))
+        place_command(cls, _domain_for(domain, organization))
     return cls
 
 

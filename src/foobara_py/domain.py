@@ -1,4 +1,4 @@
-"""Organizations, domains, and the registry that finds commands by full name.
+"""Organizations and domains, and finding commands by full name (in the registry, registry.py).
 
 Names follow Ruby Foobara: `Acme::Math::Add` is the command `Add` in the domain `Math` of the
 organization `Acme`. Commands without a domain live in the global domain and are named by their
@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from .errors import CommandNotFoundError
-from .types import RegisteredType, register_model, register_type, type_registry
+from . import registry
+from .registry import GLOBAL_DOMAIN_NAME, GLOBAL_ORGANIZATION_NAME
+from .types import RegisteredType, register_model, register_type
 
 if TYPE_CHECKING:
     from .command import CommandBase
@@ -24,22 +25,13 @@ __all__ = [
     "Domain",
     "Organization",
     "all_commands",
+    "find_domain",
     "lookup_command",
-    "underscore",
+    "place_command",
 ]
 
 C = TypeVar("C", bound=type)
 M = TypeVar("M", bound=type)
-
-
-def underscore(name: str) -> str:
-    """`Shop::Inventory::ReserveStock` -> `shop::inventory::reserve_stock`."""
-    parts = []
-    for part in name.split("::"):
-        part = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", part)
-        part = re.sub(r"([a-z\d])([A-Z])", r"\1_\2", part)
-        parts.append(part.replace("-", "_").lower())
-    return "::".join(parts)
 
 
 class Organization:
@@ -50,8 +42,7 @@ class Organization:
         self.name = name
         self.description = description
         self.is_global = False
-        _registry.organizations[self.full_name] = self
-        _registry.changed()
+        registry.current().add_organization(self)
 
     @property
     def full_name(self) -> str:
@@ -59,7 +50,7 @@ class Organization:
 
     @property
     def domains(self) -> list[Domain]:
-        return [d for d in _registry.domains.values() if d.organization_name == self.full_name]
+        return [d for d in registry.current().domains() if d.organization_name == self.full_name]
 
     def __repr__(self) -> str:
         return f"<Organization {self.full_name}>"
@@ -81,13 +72,12 @@ class Domain:
         self.description = description
         self.is_global = False
         if isinstance(organization, str):
-            organization = _registry.organizations.get(organization) or Organization(organization)
+            organization = registry.current().organization(organization) or Organization(organization)
         self.organization: Organization = organization or GLOBAL_ORGANIZATION
         self._dependencies: list[str] = []
         for other in depends_on:
             self.add_dependency(other)
-        _registry.domains[self.full_name] = self
-        _registry.changed()
+        registry.current().add_domain(self)
 
     @property
     def organization_name(self) -> str:
@@ -96,14 +86,15 @@ class Domain:
     @property
     def full_name(self) -> str:
         if self.is_global:
-            return "global_organization::global_domain"
+            return GLOBAL_DOMAIN_NAME
         if self.organization.is_global:
             return self.name
         return f"{self.organization.full_name}::{self.name}"
 
     @property
     def dependencies(self) -> list[Domain]:
-        return [_registry.domains[name] for name in self._dependencies if name in _registry.domains]
+        found = (registry.current().domain(name) for name in self._dependencies)
+        return [domain for domain in found if domain is not None]
 
     def add_dependency(self, other: Domain | str) -> None:
         """Let this domain's commands run `other`'s commands as subcommands (one way)."""
@@ -113,7 +104,7 @@ class Domain:
         if name in self._dependencies:
             raise ValueError(f"{self.full_name} already depends on {name}")
         self._dependencies.append(name)
-        _registry.changed()
+        registry.current().changed()
 
     def can_run_commands_of(self, other: Domain) -> bool:
         return (
@@ -125,8 +116,7 @@ class Domain:
 
     @property
     def commands(self) -> list[type[CommandBase[Any, Any]]]:
-        _registry.place_pending()
-        return [c for c in _registry.commands.values() if c.domain().full_name == self.full_name]
+        return [c for c in registry.current().commands() if c.domain().full_name == self.full_name]
 
     def command_full_name(self, name: str) -> str:
         return name if self.is_global else f"{self.full_name}::{name}"
@@ -134,7 +124,7 @@ class Domain:
     @property
     def types(self) -> list[RegisteredType]:
         """The types registered in this domain (models and named types)."""
-        return [t for t in type_registry.by_name.values() if t.domain == self.full_name]
+        return [t for t in registry.current().types() if t.domain == self.full_name]
 
     def model(self, cls: M) -> M:
         """Class decorator: make a pydantic model a Foobara model type of this domain
@@ -145,7 +135,6 @@ class Domain:
             domain=self.full_name,
             organization=self.organization_name,
         )
-        _registry.changed()
         return cls
 
     def mapper(self, cls: M) -> M:
@@ -166,7 +155,6 @@ class Domain:
             organization=self.organization_name,
             description=description,
         )
-        _registry.changed()
         return alias
 
     @overload
@@ -177,7 +165,7 @@ class Domain:
         """Class decorator: put a command in this domain."""
 
         def place(command_class: C) -> C:
-            _registry.place(command_class, self)
+            place_command(command_class, self)
             return command_class
 
         return place(cls) if cls is not None else place
@@ -191,52 +179,8 @@ def _check_name(name: str, what: str) -> None:
         raise ValueError(f"{name!r} is not a valid {what} name (letters, digits and _)")
 
 
-class _Registry:
-    """Every organization, domain and command, by full name."""
-
-    def __init__(self) -> None:
-        self.organizations: dict[str, Organization] = {}
-        self.domains: dict[str, Domain] = {}
-        self.commands: dict[str, type[CommandBase[Any, Any]]] = {}
-        self.pending: list[type[CommandBase[Any, Any]]] = []
-        self.version = 0
-
-    def changed(self) -> None:
-        self.version += 1
-
-    def place(self, command: type[CommandBase[Any, Any]] | Any, domain: Domain) -> None:
-        """Register `command` under its full name in `domain` (moving it if it was elsewhere)."""
-        old_name = command.__dict__.get("_full_name")
-        if old_name is not None and self.commands.get(old_name) is command:
-            del self.commands[old_name]
-        if command in self.pending:
-            self.pending.remove(command)
-        command._place_in(domain)
-        self.commands[command.full_name()] = command
-        self.changed()
-
-    def add_pending(self, command: type[CommandBase[Any, Any]]) -> None:
-        """A new command class: placed in the global domain unless a decorator places it first."""
-        self.pending.append(command)
-        self.changed()
-
-    def place_pending(self) -> None:
-        while self.pending:
-            command = self.pending[0]
-            self.place(command, command.domain())
-
-    def lookup(self, name: str) -> type[CommandBase[Any, Any]]:
-        self.place_pending()
-        command = self.commands.get(name)
-        if command is None:
-            raise CommandNotFoundError(f"No command is registered as {name!r}")
-        return command
-
-
-_registry = _Registry()
-
 GLOBAL_ORGANIZATION = Organization.__new__(Organization)
-GLOBAL_ORGANIZATION.name = "global_organization"
+GLOBAL_ORGANIZATION.name = GLOBAL_ORGANIZATION_NAME
 GLOBAL_ORGANIZATION.description = None
 GLOBAL_ORGANIZATION.is_global = True
 
@@ -248,17 +192,27 @@ GLOBAL_DOMAIN.organization = GLOBAL_ORGANIZATION
 GLOBAL_DOMAIN._dependencies = []
 
 
+def place_command(command: type[CommandBase[Any, Any]], domain: Domain) -> None:
+    """Put `command` in `domain` under its full name there (leaving the name it had before)."""
+    command._place_in(domain)
+    registry.current().add_command(command)
+
+
+def find_domain(full_name: str) -> Domain | None:
+    """The domain of that full name, the global domain included."""
+    return GLOBAL_DOMAIN if full_name == GLOBAL_DOMAIN_NAME else registry.current().domain(full_name)
+
+
 def lookup_command(name: str) -> type[CommandBase[Any, Any]]:
     """The command registered under a full name (`Acme::Math::Add`)."""
-    return _registry.lookup(name)
+    return registry.current().command(name)
 
 
 def all_commands() -> list[type[CommandBase[Any, Any]]]:
-    _registry.place_pending()
-    return list(_registry.commands.values())
+    return registry.current().commands()
 
 
 def find_or_create_domain(name: str, organization: Organization | str | None = None) -> Domain:
     org_name = organization.full_name if isinstance(organization, Organization) else organization
     full_name = f"{org_name}::{name}" if org_name else name
-    return _registry.domains.get(full_name) or Domain(name, organization)
+    return registry.current().domain(full_name) or Domain(name, organization)

@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from .domain import GLOBAL_DOMAIN, Domain, underscore
+from . import registry
+from .domain import GLOBAL_DOMAIN, Domain
 from .errors import CouldNotProcessResultError, FoobaraError, FrameworkUsageError, UnsupportedTypeError
+from .naming import underscore
 from .types import FieldSpec, TypeNode, generic_arguments, node_for
 from .validation import translate_errors
 
@@ -274,9 +276,7 @@ def _target(to: Any, *, what: str = "Cannot map to") -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# Registry: mappers by domain full name, then by qualified name (redefining replaces)
-
-_by_domain: dict[str, dict[str, type[DomainMapper[Any, Any]]]] = {}
+# Registering (in the registry, registry.py)
 
 
 def register_mapper(mapper_cls: MapperT, domain: Domain | None = None) -> MapperT:
@@ -286,13 +286,8 @@ def register_mapper(mapper_cls: MapperT, domain: Domain | None = None) -> Mapper
         raise TypeError(f"{mapper_cls!r} is not a DomainMapper subclass")
     mapper_cls._adapters()  # a generic base cannot be registered
     target = domain or GLOBAL_DOMAIN
-    previous = mapper_cls.__dict__.get("_domain")
-    if previous is not None:
-        placed = _by_domain.get(previous.full_name, {})
-        if placed.get(mapper_cls.__qualname__) is mapper_cls:
-            del placed[mapper_cls.__qualname__]
     mapper_cls._domain = target
-    _by_domain.setdefault(target.full_name, {})[mapper_cls.__qualname__] = mapper_cls
+    registry.current().add_mapper(mapper_cls, target.full_name)
     return mapper_cls
 
 
@@ -308,9 +303,9 @@ def domain_mapper(domain: Domain | None = None) -> Callable[[MapperT], MapperT]:
 def all_mappers(domains: Iterable[Domain | None] | None = None) -> list[type[DomainMapper[Any, Any]]]:
     """The registered mappers of `domains` (None in it: the global domain), or of every domain."""
     if domains is None:
-        return [mapper for placed in _by_domain.values() for mapper in placed.values()]
+        return registry.current().mappers()
     names = dict.fromkeys((domain or GLOBAL_DOMAIN).full_name for domain in domains)
-    return [mapper for name in names for mapper in _by_domain.get(name, {}).values()]
+    return registry.current().mappers(names)
 
 
 # ---------------------------------------------------------------------------------------------

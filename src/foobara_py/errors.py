@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
+from .naming import humanize
+
 if TYPE_CHECKING:
     from .outcome import Outcome
 
@@ -31,7 +33,6 @@ __all__ = [
     "SubcommandNotRegisteredError",
     "UnsupportedTypeError",
     "error_key",
-    "humanize",
     "to_sentence",
 ]
 
@@ -45,12 +46,6 @@ def error_key(
     """Ruby's key grammar: `[a>b>]category[.path parts].symbol`."""
     key = f"{category}.{'.'.join(map(str, path))}.{symbol}" if path else f"{category}.{symbol}"
     return f"{'>'.join(runtime_path)}>{key}" if runtime_path else key
-
-
-def humanize(symbol: str) -> str:
-    """`division_by_zero` -> `Division by zero` (Ruby's default message for an error)."""
-    text = symbol.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 def to_sentence(items: Iterable[str]) -> str:

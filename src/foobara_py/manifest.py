@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .domain import GLOBAL_DOMAIN, Domain, Organization, _registry
+from . import registry
+from .domain import GLOBAL_DOMAIN, Domain, Organization, find_domain
 from .possible_errors import (
     BUILTIN_TYPES,
     DATA_ERROR,
@@ -27,7 +28,8 @@ from .possible_errors import (
     possible_errors_of_command,
     types_depended_on,
 )
-from .types import RegisteredType, TypeNode, type_registry
+from .registry import GLOBAL_DOMAIN_NAME, GLOBAL_ORGANIZATION_NAME, Snapshot
+from .types import RegisteredType, TypeNode
 
 if TYPE_CHECKING:
     from .command import CommandBase
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["ManifestEntryNotFoundError", "describe", "manifest", "manifest_json"]
 
 CATEGORIES = ("command", "domain", "error", "organization", "type")
-GLOBAL_DOMAIN_NAME = "global_organization::global_domain"
 
 
 class ManifestEntryNotFoundError(LookupError):
@@ -59,7 +60,7 @@ class CommandFacts:
 
 
 def command_facts(command: type[CommandBase[Any, Any]]) -> CommandFacts:
-    version = (_registry.version, type_registry.version)
+    version = registry.current().version
     cached = command.__dict__.get("_manifest_facts")
     if cached is not None and cached[0] == version:
         return cached[1]  # type: ignore[no-any-return]
@@ -112,16 +113,15 @@ def _scoped(
     return entry
 
 
-def _domain_of(full_name: str) -> Domain:
-    return GLOBAL_DOMAIN if full_name == GLOBAL_DOMAIN_NAME else _registry.domains[full_name]
-
-
 # --------------------------------------------------------------------------------------------
 # The builder
 
 
 class _Builder:
-    def __init__(self, remove_sensitive: bool, full: bool) -> None:
+    """Builds a manifest from one snapshot of the registry, so other threads may register meanwhile."""
+
+    def __init__(self, snapshot: Snapshot, remove_sensitive: bool, full: bool) -> None:
+        self.snapshot = snapshot
         self.remove_sensitive = remove_sensitive
         self.full = full
         self.commands: dict[str, type[CommandBase[Any, Any]]] = {}
@@ -154,8 +154,8 @@ class _Builder:
         if name in self.types:
             return
         self.types.add(name)
-        registered = type_registry.by_name.get(name)
-        self.add_domain(_domain_of(registered.domain) if registered else GLOBAL_DOMAIN)
+        registered = self.snapshot.types.get(name)
+        self.add_domain(self.domain_of(registered.domain) if registered else GLOBAL_DOMAIN)
         for dependency in types_depended_on(name):  # the base type among them
             self.add_type(dependency)
         for entry in self.type_errors(name):
@@ -177,13 +177,30 @@ class _Builder:
         known = self._type_errors.get(name)
         if known is not None:
             return known
-        registered = type_registry.by_name.get(name)
+        registered = self.snapshot.types.get(name)
         node = registered.node if registered is not None else TypeNode(type=name)
         entries: dict[str, PossibleErrorEntry] = {}
         for entry in errors_of_type(node):
             entries.setdefault(entry.key, entry)
         result = self._type_errors[name] = [entries[key] for key in sorted(entries)]
         return result
+
+    # --- names ---------------------------------------------------------------------------
+
+    def domain_of(self, full_name: str) -> Domain:
+        domain = self.snapshot.domains.get(full_name) or find_domain(full_name)
+        if domain is None:
+            raise LookupError(f"The domain {full_name} is not registered")
+        return domain
+
+    def type_domain(self, name: str) -> str:
+        registered = self.snapshot.types.get(name)
+        return registered.domain if registered is not None else GLOBAL_DOMAIN_NAME
+
+    def organization_of_domain(self, name: str) -> str:
+        if name == "Foobara::Value":
+            return "Foobara"
+        return self.domain_of(name).organization_name
 
     # --- entries -------------------------------------------------------------------------
 
@@ -233,10 +250,10 @@ class _Builder:
     def domain_entry(self, name: str) -> dict[str, Any]:
         if name == "Foobara::Value":
             return _FOOBARA_VALUE_DOMAIN
-        domain = _domain_of(name)
+        domain = self.domain_of(name)
         if domain.is_global:
             entry = _scoped(
-                "domain", name, [], [], [], name, "global_organization", ("organization", "global_organization")
+                "domain", name, [], [], [], name, GLOBAL_ORGANIZATION_NAME, ("organization", GLOBAL_ORGANIZATION_NAME)
             )
             entry["scoped_name"] = entry["scoped_short_name"] = None
         else:
@@ -246,7 +263,7 @@ class _Builder:
                 ("organization", domain.organization_name),
             )  # fmt: skip
         entry["commands"] = sorted(c for c, cls in self.commands.items() if cls.domain().full_name == name)
-        entry["types"] = sorted(t for t in self.types if _type_domain(t) == name)
+        entry["types"] = sorted(t for t in self.types if self.type_domain(t) == name)
         dependencies = sorted(d.full_name for d in domain.dependencies)
         if dependencies:
             entry["depends_on"] = dependencies
@@ -257,14 +274,14 @@ class _Builder:
     def organization_entry(self, name: str) -> dict[str, Any]:
         if name == "Foobara":
             return _FOOBARA_ORGANIZATION
-        if name == "global_organization":
+        if name == GLOBAL_ORGANIZATION_NAME:
             entry = _scoped("organization", name, [], [], [], GLOBAL_DOMAIN_NAME, name, None)
         else:
             entry = _scoped("organization", name, [name], [name], None, GLOBAL_DOMAIN_NAME, name, None)
-            organization = _registry.organizations.get(name)
+            organization = self.snapshot.organizations.get(name)
             if organization is not None and organization.description:
                 entry["description"] = organization.description
-        entry["domains"] = sorted(d for d in self.domains if _organization_of_domain(d) == name)
+        entry["domains"] = sorted(d for d in self.domains if self.organization_of_domain(d) == name)
         return entry
 
     def error_entry(self, error: ErrorClass) -> dict[str, Any]:
@@ -296,11 +313,11 @@ class _Builder:
         return entry
 
     def type_entry(self, name: str) -> dict[str, Any]:
-        registered = type_registry.by_name.get(name)
+        registered = self.snapshot.types.get(name)
         possible = {e.key: e.manifest() for e in self.type_errors(name)}
         if registered is None:
             base, target_classes = BUILTIN_TYPES[name]
-            entry = _scoped("type", name, [name], [name], [], GLOBAL_DOMAIN_NAME, "global_organization",
+            entry = _scoped("type", name, [name], [name], [], GLOBAL_DOMAIN_NAME, GLOBAL_ORGANIZATION_NAME,
                             ("domain", GLOBAL_DOMAIN_NAME))  # fmt: skip
             entry["declaration_data"] = name
             entry["possible_errors"] = possible
@@ -322,7 +339,7 @@ class _Builder:
         )  # fmt: skip
         attributes = registered.node.inline_declaration(remove_sensitive=self.remove_sensitive)
         if registered.kind == "model":
-            domain = _domain_of(registered.domain)
+            domain = self.domain_of(registered.domain)
             module = None if domain.is_global else domain.full_name
             entry["declaration_data"] = {
                 "type": "model",
@@ -372,17 +389,6 @@ def _under_hidden(inputs: TypeNode | None, entry: PossibleErrorEntry) -> bool:
     return False
 
 
-def _type_domain(name: str) -> str:
-    registered = type_registry.by_name.get(name)
-    return registered.domain if registered is not None else GLOBAL_DOMAIN_NAME
-
-
-def _organization_of_domain(name: str) -> str:
-    if name == "Foobara::Value":
-        return "Foobara"
-    return _domain_of(name).organization_name
-
-
 _FOOBARA_VALUE_DOMAIN = {
     **_scoped(
         "domain",
@@ -409,17 +415,17 @@ _FOOBARA_ORGANIZATION = {
 _cache: dict[Any, dict[str, Any]] = {}
 
 
-def _commands_in(root: Any) -> list[type[CommandBase[Any, Any]]]:
+def _commands_in(root: Any, snapshot: Snapshot) -> list[type[CommandBase[Any, Any]]]:
     from .command import CommandBase
 
     if isinstance(root, type) and issubclass(root, CommandBase):
         return [root]
     if isinstance(root, Domain):
-        return root.commands
+        return [c for c in snapshot.commands.values() if c.domain().full_name == root.full_name]
     if isinstance(root, Organization):
-        return [command for domain in root.domains for command in domain.commands]
+        return [c for c in snapshot.commands.values() if c.domain().organization_name == root.full_name]
     if isinstance(root, str):
-        return _commands_in(_registry.lookup(root))
+        return [registry.current().command(root)]
     raise TypeError(f"manifest() takes commands, domains and organizations, not {root!r}")
 
 
@@ -429,40 +435,41 @@ def manifest(*roots: Any, remove_sensitive: bool = False) -> dict[str, Any]:
     With no arguments: everything registered. With commands, domains or organizations (or
     command names): those commands and everything they refer to, as a connector exposes them.
     `remove_sensitive=True` leaves out sensitive attributes not declared exposed. The result is
-    cached; treat it as read-only.
+    cached until something registers; treat it as read-only.
     """
-    _registry.place_pending()
-    key = (tuple(roots), remove_sensitive, _registry.version, type_registry.version)
-    cached = _cache.get(key)
+    current = registry.current()
+    current.place_pending()
+    cached = _cache.get((roots, remove_sensitive, current.version))
     if cached is not None:
         return cached
+    snapshot = current.snapshot()
     collecting = gc.isenabled()
     gc.disable()  # a build makes many small dicts that can hold no cycles: skip the collector's passes
     try:
-        result = _build(roots, remove_sensitive)
+        result = _build(snapshot, roots, remove_sensitive)
     finally:
         if collecting:
             gc.enable()
     if len(_cache) > 64:
         _cache.clear()
-    _cache[key] = result
+    _cache[(roots, remove_sensitive, snapshot.version)] = result
     return result
 
 
-def _build(roots: tuple[Any, ...], remove_sensitive: bool) -> dict[str, Any]:
-    builder = _Builder(remove_sensitive, full=not roots)
+def _build(snapshot: Snapshot, roots: tuple[Any, ...], remove_sensitive: bool) -> dict[str, Any]:
+    builder = _Builder(snapshot, remove_sensitive, full=not roots)
     if roots:
         for root in roots:
-            for command in _commands_in(root):
+            for command in _commands_in(root, snapshot):
                 builder.add_command(command)
         builder.add_domain(GLOBAL_DOMAIN)
     else:
-        for command in _registry.commands.values():
+        for command in snapshot.commands.values():
             builder.add_command(command)
-        for domain in [GLOBAL_DOMAIN, *_registry.domains.values()]:
+        for domain in [GLOBAL_DOMAIN, *snapshot.domains.values()]:
             builder.add_domain(domain)
-        builder.organizations.update(_registry.organizations)
-        for name in [*BUILTIN_TYPES, *type_registry.by_name]:
+        builder.organizations.update(snapshot.organizations)
+        for name in [*BUILTIN_TYPES, *snapshot.types]:
             builder.add_type(name)
         builder.add_error(RUNTIME_ERROR)
         builder.add_error(DATA_ERROR)

@@ -15,15 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from . import registry
+from .error_catalogue import CONSTRAINTS, Constraint
 from .errors import PathPart, PossibleError, error_key
-from .types import EMAIL_ERROR_SYMBOLS, FieldSpec, TypeNode, node_for, node_for_model, type_registry
+from .naming import classify
+from .registry import GLOBAL_DOMAIN_NAME, GLOBAL_ORGANIZATION_NAME
+from .types import EMAIL_ERROR_SYMBOLS, FieldSpec, TypeNode, node_for, node_for_model
 
 if TYPE_CHECKING:
     from .command import CommandBase
 
 __all__ = ["BUILTIN_TYPES", "ErrorClass", "PossibleErrorEntry", "possible_errors_of_command", "types_depended_on"]
-
-GLOBAL_DOMAIN = "global_organization::global_domain"
 
 # Ruby Foobara's builtin types: name -> (base type, the Python classes they hold).
 BUILTIN_TYPES: dict[str, tuple[str | None, list[str] | None]] = {
@@ -50,11 +52,6 @@ BUILTIN_TYPES: dict[str, tuple[str | None, list[str] | None]] = {
 }
 
 
-def classify(symbol: str) -> str:
-    """`cannot_exceed64_characters` -> `CannotExceed64Characters`."""
-    return "".join(part[:1].upper() + part[1:] for part in symbol.split("_") if part)
-
-
 def attributes_node(elements: Mapping[str, TypeNode | str]) -> TypeNode:
     """An attributes type with no required attributes (the shape of every error context)."""
     fields = {
@@ -78,9 +75,9 @@ class ErrorClass:
     context: TypeNode | None
     is_fatal: bool = False
     base_error: str | None = None
-    parent: tuple[str, str] = ("domain", GLOBAL_DOMAIN)
-    domain: str = GLOBAL_DOMAIN
-    organization: str = "global_organization"
+    parent: tuple[str, str] = ("domain", GLOBAL_DOMAIN_NAME)
+    domain: str = GLOBAL_DOMAIN_NAME
+    organization: str = GLOBAL_ORGANIZATION_NAME
     scoped_path: list[str] = field(default_factory=list)
     scoped_prefix: list[str] | None = None
     full_path: list[str] = field(default_factory=list)
@@ -100,7 +97,7 @@ def _builtin(
     full_path: list[str],
     scoped_path: list[str] | None = None,
     prefix: list[str] | None = None,
-    parent: tuple[str, str] = ("domain", GLOBAL_DOMAIN),
+    parent: tuple[str, str] = ("domain", GLOBAL_DOMAIN_NAME),
     error_class: str | None = None,
     is_fatal: bool = False,
     category: str = "data",
@@ -193,24 +190,13 @@ INCORRECT_TUPLE_SIZE = _type_error(
 )  # fmt: skip
 
 
-def _constraint_error(type_name: str, processor: str, symbol: str, limit: str, limit_type: str) -> ErrorClass:
-    value_type = "number" if type_name == "number" else "string"
-    return _type_error(
-        type_name, "SupportedValidators", processor, symbol, attributes_node({"value": value_type, limit: limit_type})
-    )
+def _constraint_error(constraint: Constraint) -> ErrorClass:
+    context = attributes_node({"value": constraint.value_type, constraint.context_key: constraint.context_type})
+    return _type_error(constraint.value_type, "SupportedValidators", constraint.processor, constraint.symbol, context)
 
 
 # A declaration's constraint -> the error class of the check it adds.
-CONSTRAINT_ERRORS = {
-    "max": _constraint_error("number", "Max", "max_exceeded", "max", "number"),
-    "min": _constraint_error("number", "Min", "below_minimum", "min", "number"),
-    "greater_than": _constraint_error("number", "GreaterThan", "not_greater_than", "greater_than", "number"),
-    "less_than": _constraint_error("number", "LessThan", "not_less_than", "less_than", "number"),
-    "multiple_of": _constraint_error("number", "MultipleOf", "not_multiple_of", "multiple_of", "number"),
-    "max_length": _constraint_error("string", "MaxLength", "max_length_exceeded", "max_length", "integer"),
-    "min_length": _constraint_error("string", "MinLength", "min_length_not_met", "min_length", "integer"),
-    "matches": _constraint_error("string", "MatchesRegex", "does_not_match", "regex", "duck"),
-}
+CONSTRAINT_ERRORS = {name: _constraint_error(constraint) for name, constraint in CONSTRAINTS.items()}
 
 
 class PossibleErrorEntry:
@@ -276,19 +262,35 @@ def own_errors(node: TypeNode, *, remove_sensitive: bool = True) -> list[ErrorCl
 
 
 def errors_of_type(node: TypeNode, path: tuple[PathPart, ...] = ()) -> list[PossibleErrorEntry]:
-    """Every error a value of this type may get, at every path inside it (`#` for any index)."""
-    entries = [_entry(error, path) for error in own_errors(node)]
+    """Every error a value of this type may get, at every path inside it (`#` for any index).
+
+    A model inside itself (`children: list["Node"]`) lists its own errors where it recurs, not
+    again those of its attributes: they are the outer occurrence's, and the paths would never end.
+    """
+    entries: list[PossibleErrorEntry] = []
+    _collect_errors(node, path, set(), entries)
+    return entries
+
+
+def _collect_errors(
+    node: TypeNode, path: tuple[PathPart, ...], walking: set[int], entries: list[PossibleErrorEntry]
+) -> None:
+    entries.extend(_entry(error, path) for error in own_errors(node))
     if node.fields is not None:
+        fields = id(node.fields)  # a registered model's occurrences share its fields
+        if fields in walking:
+            return
+        walking.add(fields)
         for name, spec in node.visible_fields(True).items():
             if spec.required:
                 entries.append(_entry(MISSING_REQUIRED, (*path, name)))
-            entries.extend(errors_of_type(spec.node, (*path, name)))
+            _collect_errors(spec.node, (*path, name), walking, entries)
+        walking.discard(fields)
     elif node.elements is not None:
         for index, element in enumerate(node.elements):
-            entries.extend(errors_of_type(element, (*path, index)))
+            _collect_errors(element, (*path, index), walking, entries)
     elif node.element is not None and node.type in ("array", "associative_array"):
-        entries.extend(errors_of_type(node.element, (*path, "#")))
-    return entries
+        _collect_errors(node.element, (*path, "#"), walking, entries)
 
 
 def _declared_error_class(command: type[CommandBase[Any, Any]], declared: PossibleError) -> ErrorClass:
@@ -369,7 +371,7 @@ def _registered_parts(name: str, remove_sensitive: bool) -> list[Any]:
         if name == "email":
             errors.extend(EMAIL_ERRORS.values())
         return [*([base] if base else []), *errors]
-    registered = type_registry.by_name.get(name)
+    registered = registry.current().type(name)
     if registered is None:
         return []
     if registered.kind == "model":

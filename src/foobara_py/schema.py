@@ -3,16 +3,22 @@
 The HTTP, MCP and OpenAPI connectors describe commands to clients that speak JSON Schema (an MCP
 tool's `inputSchema`, OpenAPI 3.1). Deriving it from the TypeNode rather than from pydantic's
 `model_json_schema` keeps it in step with Foobara's manifest: the same types, the same rules for
-sensitive values, and registered types inlined, so a client has no `$defs` to resolve.
+sensitive values. Registered types are inlined (with a `title`), so a client has no `$defs` to
+resolve, except a registered model that refers to itself (`children: list["Node"]`): inlining it
+would never end, and cutting it off at some depth would refuse (or let through unchecked) deeper
+data that the command accepts (or refuses). Such a model is written once under `$defs` and
+referred to with `$ref`, as JSON Schema 2020-12 defines for recursive structures.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from pydantic_core import PydanticUndefined
 
+from .error_catalogue import CONSTRAINTS
 from .types import FieldSpec, TypeNode, serialize
 
 __all__ = ["inputs_json_schema", "json_schema", "result_json_schema"]
@@ -34,15 +40,13 @@ _BASE: dict[str, dict[str, Any]] = {
     "attributes": {"type": "object"},
 }
 
-_BOUNDS = {
-    "min": "minimum",
-    "max": "maximum",
-    "greater_than": "exclusiveMinimum",
-    "less_than": "exclusiveMaximum",
-    "multiple_of": "multipleOf",
-}
+# A constraint's JSON Schema keyword: bounds on numbers, lengths (`maxLength`, made `maxItems` or
+# `maxProperties` by what is counted) and patterns.
+_BOUNDS = {c.name: c.json_schema for c in CONSTRAINTS.values() if c.value_type == "number"}
+_LENGTHS = {c.name: c.json_schema for c in CONSTRAINTS.values() if c.json_schema.endswith("Length")}
+_PATTERNS = {c.name: c.json_schema for c in CONSTRAINTS.values() if c.json_schema == "pattern"}
 # What a length constraint counts, by JSON type.
-_LENGTHS = {"string": "Length", "array": "Items", "object": "Properties"}
+_COUNTED = {"string": "Length", "array": "Items", "object": "Properties"}
 _STRING_TYPES = ("string", "symbol", "email")
 
 
@@ -54,7 +58,11 @@ def json_schema(node: TypeNode | None, *, remove_sensitive: bool = False) -> dic
     """
     if node is None:
         return {"type": "object", "properties": {}, "additionalProperties": False}
-    return _schema(node, remove_sensitive)
+    walk = _Walk(remove_sensitive)
+    schema = _schema(node, walk)
+    if walk.defs:
+        schema["$defs"] = {name: walk.defs[name] for name in sorted(walk.defs)}
+    return schema
 
 
 def inputs_json_schema(command: Any, *, remove_sensitive: bool = False) -> dict[str, Any]:
@@ -70,8 +78,42 @@ def result_json_schema(command: Any, *, remove_sensitive: bool = False) -> dict[
     return json_schema(node, remove_sensitive=remove_sensitive)
 
 
-def _schema(node: TypeNode, remove_sensitive: bool) -> dict[str, Any]:
-    schema = _structure(node, remove_sensitive)
+@dataclass
+class _Walk:
+    """One schema being written: the registered models open on the current path (meeting one
+    again is recursion), those found recursive, and their definitions."""
+
+    remove_sensitive: bool
+    open: set[str] = field(default_factory=set)
+    recursive: set[str] = field(default_factory=set)
+    defs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _ref(reference: str) -> dict[str, Any]:
+    return {"$ref": f"#/$defs/{_def_name(reference)}"}
+
+
+def _def_name(reference: str) -> str:
+    """`Acme::Tree::Node` -> `Acme.Tree.Node`: a JSON pointer token every tool takes."""
+    return reference.replace("::", ".")
+
+
+def _schema(node: TypeNode, walk: _Walk) -> dict[str, Any]:
+    reference = node.reference
+    if reference is None or node.fields is None:
+        schema = _structure(node, walk)
+    elif reference in walk.open or _def_name(reference) in walk.defs:
+        walk.recursive.add(reference)
+        schema = _ref(reference)
+    else:
+        walk.open.add(reference)
+        try:
+            schema = _structure(node, walk)
+        finally:
+            walk.open.discard(reference)
+        if reference in walk.recursive:
+            walk.defs[_def_name(reference)] = {**schema, "title": reference.rsplit("::", 1)[-1]}
+            schema = _ref(reference)
     _add_constraints(node, schema)
     if node.one_of is not None:
         values = [_json_value(v) for v in node.one_of]
@@ -91,33 +133,33 @@ def _schema(node: TypeNode, remove_sensitive: bool) -> dict[str, Any]:
     return schema
 
 
-def _structure(node: TypeNode, remove_sensitive: bool) -> dict[str, Any]:
+def _structure(node: TypeNode, walk: _Walk) -> dict[str, Any]:
     if node.members is not None:
-        return {"anyOf": [_schema(m, remove_sensitive) for m in node.members]}
+        return {"anyOf": [_schema(m, walk) for m in node.members]}
     schema = dict(_BASE.get(node.type, {}))  # duck: anything
     if node.type == "array" and node.element is not None:
-        schema["items"] = _schema(node.element, remove_sensitive)
+        schema["items"] = _schema(node.element, walk)
     elif node.type == "tuple" and node.elements is not None:
-        schema["prefixItems"] = [_schema(e, remove_sensitive) for e in node.elements]
+        schema["prefixItems"] = [_schema(e, walk) for e in node.elements]
         schema["minItems"] = schema["maxItems"] = len(node.elements)
     elif node.type == "associative_array":
         key = node.key
         # JSON keys are strings: only a string key's own rules (a pattern, an enum) say anything.
         if key is not None and key.type in _STRING_TYPES and (key.constraints or key.one_of is not None):
-            schema["propertyNames"] = _schema(key, remove_sensitive)
+            schema["propertyNames"] = _schema(key, walk)
         if node.element is not None:
-            schema["additionalProperties"] = _schema(node.element, remove_sensitive)
+            schema["additionalProperties"] = _schema(node.element, walk)
     elif node.type == "attributes" and node.fields is not None:
-        schema.update(_object(node, remove_sensitive))
+        schema.update(_object(node, walk))
     return schema
 
 
-def _object(node: TypeNode, remove_sensitive: bool) -> dict[str, Any]:
+def _object(node: TypeNode, walk: _Walk) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for spec in node.visible_fields(remove_sensitive).values():
+    for spec in node.visible_fields(walk.remove_sensitive).values():
         name = spec.alias or spec.name  # the name clients send
-        prop = _schema(spec.node, remove_sensitive)
+        prop = _schema(spec.node, walk)
         if _has_plain_default(spec):
             prop["default"] = _json_value(spec.default)
         properties[name] = prop
@@ -154,13 +196,13 @@ def _add_constraints(node: TypeNode, schema: dict[str, Any]) -> None:
                 and not isinstance(value, bool)
             ):
                 schema[_BOUNDS[name]] = _json_value(value)
-        elif name in ("max_length", "min_length"):
-            counted = _LENGTHS.get(kind) if isinstance(kind, str) else None
+        elif name in _LENGTHS:
+            counted = _COUNTED.get(kind) if isinstance(kind, str) else None
             if counted is not None:
                 # setdefault: a tuple's fixed length already says more.
-                schema.setdefault(name[:3] + counted, value)
-        elif name == "matches" and kind == "string":
-            schema["pattern"] = value
+                schema.setdefault(_LENGTHS[name].replace("Length", counted), value)
+        elif name in _PATTERNS and kind == "string":
+            schema[_PATTERNS[name]] = value
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:

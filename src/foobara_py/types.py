@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import inspect
 import re
+import threading
 import types as pytypes
 import typing
 import uuid
@@ -26,7 +27,10 @@ from pydantic import AnyUrl, BaseModel, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticKnownError, PydanticUndefined, core_schema
 
+from . import registry
+from .error_catalogue import declared_constraint
 from .errors import UnsupportedTypeError
+from .registry import GLOBAL_DOMAIN_NAME, GLOBAL_ORGANIZATION_NAME
 
 __all__ = [
     "Array",
@@ -51,7 +55,6 @@ __all__ = [
     "register_model",
     "register_type",
     "serialize",
-    "type_registry",
 ]
 
 LAZILY_SET = "[<Lazily Set>]"
@@ -173,6 +176,11 @@ Attributes = Annotated[dict[str, Any], _Named("attributes")]
 # Registered types: models and custom types with a name in a domain, declared by that name.
 
 
+# Registered types' nodes are built under this lock: another thread waits for a node being built
+# rather than see it half done, while the building thread gets it back (a model refers to itself).
+_BUILDING = threading.RLock()
+
+
 @dataclass(eq=False)
 class RegisteredType:
     name: str
@@ -183,17 +191,28 @@ class RegisteredType:
     target: Any  # the model class, or the annotation of a custom type
     description: str | None = None
     _node: TypeNode | None = field(default=None, repr=False)
+    _built: bool = field(default=False, repr=False)
 
     @property
     def node(self) -> TypeNode:
-        """The type's own structure (its fields, for a model)."""
-        if self._node is None:
-            if self.kind == "model":
-                node = node_for_model(self.target)
-            else:
-                node = node_for(self.target)
-            self._node = node
-        return self._node
+        """The type's own structure (its fields, for a model), built once. Where a model occurs in
+        its own structure (`children: list["Node"]`), the occurrence shares these fields."""
+        node = self._node
+        if node is not None and self._built:
+            return node
+        with _BUILDING:
+            if self._node is None:
+                try:
+                    if self.kind == "model":
+                        self._node = TypeNode(type="attributes", fields={}, model=self.target)
+                        _fill_model_node(self._node, self.target, set())
+                    else:
+                        self._node = node_for(self.target)
+                except BaseException:
+                    self._node = None
+                    raise
+                self._built = True
+            return self._node
 
 
 class _TypeReference:
@@ -202,28 +221,6 @@ class _TypeReference:
 
     def __repr__(self) -> str:
         return f"foobara:{self.registered.full_name}"
-
-
-class _TypeRegistry:
-    def __init__(self) -> None:
-        self.by_name: dict[str, RegisteredType] = {}
-        self.by_model: dict[type, RegisteredType] = {}
-        self.version = 0
-
-    def add(self, registered: RegisteredType) -> None:
-        old = self.by_model.get(registered.target) if registered.kind == "model" else None
-        if old is not None and self.by_name.get(old.full_name) is old:
-            del self.by_name[old.full_name]
-        replaced = self.by_name.get(registered.full_name)
-        if replaced is not None and replaced.kind == "model":
-            self.by_model.pop(replaced.target, None)
-        self.by_name[registered.full_name] = registered
-        if registered.kind == "model":
-            self.by_model[registered.target] = registered
-        self.version += 1
-
-
-type_registry = _TypeRegistry()
 
 
 def register_model(
@@ -242,7 +239,7 @@ def register_model(
         target=model,
         description=inspect.cleandoc(doc) if doc else None,
     )
-    type_registry.add(registered)
+    registry.current().add_type(registered)
     return registered
 
 
@@ -261,7 +258,7 @@ def register_type(
         description=description,
     )
     registered.node  # noqa: B018 - fail now on a type Foobara cannot declare
-    type_registry.add(registered)
+    registry.current().add_type(registered)
     return Annotated[annotation, _TypeReference(registered)]
 
 
@@ -273,10 +270,7 @@ class Model(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        register_model(cls, full_name=cls.__name__, domain=GLOBAL_DOMAIN_NAME, organization="global_organization")
-
-
-GLOBAL_DOMAIN_NAME = "global_organization::global_domain"
+        register_model(cls, full_name=cls.__name__, domain=GLOBAL_DOMAIN_NAME, organization=GLOBAL_ORGANIZATION_NAME)
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,8 +429,19 @@ _ARRAYS = (list, set, frozenset, Sequence, typing.List, typing.Set, typing.Froze
 _MAPPINGS = (dict, Mapping, typing.Dict)  # noqa: UP006
 
 
-def node_for_model(model: type[BaseModel], _seen: tuple[type, ...] = ()) -> TypeNode:
-    """The attributes node of a pydantic model (declared inline, as Ruby declares attributes)."""
+# The models whose nodes are being built, along the current path: meeting one again is recursion.
+_Building = set[type[BaseModel]]
+
+
+def node_for_model(model: type[BaseModel], _building: _Building | None = None) -> TypeNode:
+    """The attributes node of a pydantic model (declared inline, as Ruby declares attributes).
+    A registered model inside it is declared by name; an unregistered one inside itself is refused."""
+    node = TypeNode(type="attributes", fields={}, model=model)
+    _fill_model_node(node, model, _building if _building is not None else set())
+    return node
+
+
+def _fill_model_node(node: TypeNode, model: type[BaseModel], building: _Building) -> None:
     if not model.__pydantic_complete__:
         try:
             model.model_rebuild()
@@ -445,50 +450,56 @@ def node_for_model(model: type[BaseModel], _seen: tuple[type, ...] = ()) -> Type
                 f"{model.__name__} is not fully defined ({exc}); define what it refers to, then call "
                 f"{model.__name__}.model_rebuild()"
             ) from None
-    if model in _seen:
-        raise UnsupportedTypeError(f"{model.__name__} refers to itself; recursive models cannot be declared inline")
-    seen = (*_seen, model)
-    fields: dict[str, FieldSpec] = {}
-    for name, info in model.model_fields.items():
-        try:
-            node = _node_for_field(info, seen)
-        except UnsupportedTypeError as exc:
-            raise UnsupportedTypeError(f"{model.__name__}.{name}: {exc}") from None
-        if node.sensitive and info.repr:
-            # Keep secrets out of the model's repr too.
-            info.repr = False
-        required = info.is_required()
-        fields[name] = FieldSpec(
-            name=name,
-            node=node,
-            required=required,
-            default=PydanticUndefined if required else info.default,
-            default_factory=info.default_factory,
-            alias=info.alias if info.alias != name else None,
+    if model in building:
+        raise UnsupportedTypeError(
+            f"{model.__name__} refers to itself; recursive models cannot be declared inline: register it "
+            "(subclass foobara_py.Model, or decorate it with @domain.model) to declare it by name"
         )
-    return TypeNode(type="attributes", fields=fields, model=model)
+    assert node.fields is not None
+    building.add(model)
+    try:
+        for name, info in model.model_fields.items():
+            try:
+                child = _node_for_field(info, building)
+            except UnsupportedTypeError as exc:
+                raise UnsupportedTypeError(f"{model.__name__}.{name}: {exc}") from None
+            if child.sensitive and info.repr:
+                # Keep secrets out of the model's repr too.
+                info.repr = False
+            required = info.is_required()
+            node.fields[name] = FieldSpec(
+                name=name,
+                node=child,
+                required=required,
+                default=PydanticUndefined if required else info.default,
+                default_factory=info.default_factory,
+                alias=info.alias if info.alias != name else None,
+            )
+    finally:
+        building.discard(model)
 
 
-def _node_for_field(info: FieldInfo, seen: tuple[type, ...]) -> TypeNode:
-    node = node_for(info.annotation, tuple(info.metadata), _seen=seen)
+def _node_for_field(info: FieldInfo, building: _Building | tuple[()] = ()) -> TypeNode:
+    """The node of a model's field; `building` as for `node_for_model` (a fresh start: `()`)."""
+    node = node_for(info.annotation, tuple(info.metadata), _seen=building if isinstance(building, set) else set())
     if info.description:
         node.description = info.description
     return node
 
 
-def node_for(annotation: Any, metadata: tuple[Any, ...] = (), *, _seen: tuple[type, ...] = ()) -> TypeNode:
+def node_for(annotation: Any, metadata: tuple[Any, ...] = (), *, _seen: _Building | None = None) -> TypeNode:
     """Build the node for a type annotation; unsupported annotations raise UnsupportedTypeError."""
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         inner, *extra = typing.get_args(annotation)
         return node_for(inner, (*metadata, *extra), _seen=_seen)
 
-    node = _bare_node(annotation, origin, _seen)
+    node = _bare_node(annotation, origin, _seen if _seen is not None else set())
     _apply_metadata(node, metadata)
     return node
 
 
-def _bare_node(annotation: Any, origin: Any, seen: tuple[type, ...]) -> TypeNode:
+def _bare_node(annotation: Any, origin: Any, seen: _Building) -> TypeNode:
     if annotation is Any or annotation is object:
         return TypeNode(type="duck")
     if annotation is None or annotation is type(None):
@@ -511,11 +522,14 @@ def _bare_node(annotation: Any, origin: Any, seen: tuple[type, ...]) -> TypeNode
         values = tuple(member.value for member in annotation)
         return TypeNode(type=_common_type(values), one_of=values)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        node = node_for_model(annotation, seen)
-        registered = type_registry.by_model.get(annotation)
-        if registered is not None:
-            node.reference = registered.full_name
-        return node
+        registered = registry.current().model_type(annotation)
+        if registered is None:
+            return node_for_model(annotation, seen)
+        # Declared by name: its structure is the registered type's own (built once, and shared
+        # with the occurrences inside it when the model refers to itself).
+        return TypeNode(
+            type="attributes", fields=registered.node.fields, model=annotation, reference=registered.full_name
+        )
     if annotation in _ATOMIC:
         node = TypeNode(type=_ATOMIC[annotation])
         node.sensitive = annotation in (SecretStr, SecretBytes)
@@ -585,25 +599,12 @@ def _apply_metadata(node: TypeNode, metadata: tuple[Any, ...]) -> None:
             if item.description:
                 node.description = item.description
             _apply_metadata(node, tuple(item.metadata))
-        elif isinstance(item, annotated_types.Ge):
-            node.constraints["min"] = item.ge
-        elif isinstance(item, annotated_types.Le):
-            node.constraints["max"] = item.le
-        elif isinstance(item, annotated_types.Gt):
-            node.constraints["greater_than"] = item.gt
-        elif isinstance(item, annotated_types.Lt):
-            node.constraints["less_than"] = item.lt
-        elif isinstance(item, annotated_types.MultipleOf):
-            node.constraints["multiple_of"] = item.multiple_of
-        elif isinstance(item, annotated_types.MaxLen):
-            node.constraints["max_length"] = item.max_length
-        elif isinstance(item, annotated_types.MinLen):
-            node.constraints["min_length"] = item.min_length
         elif isinstance(item, annotated_types.GroupedMetadata):
             _apply_metadata(node, tuple(item))
-        elif getattr(item, "pattern", None) is not None:
-            pattern = item.pattern
-            node.constraints["matches"] = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+        else:
+            constraint = declared_constraint(item)
+            if constraint is not None:
+                node.constraints[constraint[0]] = constraint[1]
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from .error_catalogue import CONSTRAINTS
 from .errors import FoobaraError, PathPart
 from .types import FILTERED, FOOBARA_ERRORS, TypeNode
 
@@ -193,23 +194,13 @@ def _data_error(path: tuple[PathPart, ...], symbol: str, message: str, context: 
     return FoobaraError(symbol=symbol, message=message, category="data", path=path, context=context)
 
 
-_TOO_LONG = "Max length exceeded. Cannot be longer than {limit}"
-_TOO_SHORT = "Min length not met. Cannot be shorter than {limit}"
-
-# pydantic constraint error -> (Foobara symbol, pydantic's context key, Foobara's context key, message).
-# The first five are Ruby Foobara's validators (messages word for word); the rest have no Ruby twin.
+# pydantic constraint error -> (Foobara symbol, pydantic's context key, Foobara's context key, message),
+# from the one catalogue of constraints.
 _CONSTRAINTS: dict[str, tuple[str, str, str, str]] = {
-    "less_than_equal": ("max_exceeded", "le", "max", "Max exceeded. {shown} is larger than {limit}"),
-    "greater_than_equal": ("below_minimum", "ge", "min", "Below minimum allowed. {shown} is less than {limit}"),
-    "string_too_long": ("max_length_exceeded", "max_length", "max_length", _TOO_LONG),
-    "too_long": ("max_length_exceeded", "max_length", "max_length", _TOO_LONG),
-    "string_pattern_mismatch": ("does_not_match", "pattern", "regex", "{shown} did not match /{limit}/"),
-    "greater_than": ("not_greater_than", "gt", "greater_than", "Must be greater than {limit}"),
-    "less_than": ("not_less_than", "lt", "less_than", "Must be less than {limit}"),
-    "multiple_of": ("not_multiple_of", "multiple_of", "multiple_of", "Must be a multiple of {limit}"),
-    "string_too_short": ("min_length_not_met", "min_length", "min_length", _TOO_SHORT),
-    "too_short": ("min_length_not_met", "min_length", "min_length", _TOO_SHORT),
-}  # fmt: skip
+    error: (c.symbol, c.pydantic_key, c.context_key, c.message)
+    for c in CONSTRAINTS.values()
+    for error in c.pydantic_errors
+}
 
 
 def _validator_error(err: Mapping[str, Any], at: _Located) -> list[FoobaraError]:
