@@ -450,7 +450,9 @@ class CommandBase(Generic[InputsT, ResultT]):
                 if self._errors:
                     raise _Halt
             yield from self._finish("succeed", table)
-            self.outcome = Outcome(None, self._errors.values()) if self._errors else Outcome(self.result)
+            self.outcome = (
+                Outcome(None, self._errors.values()) if self._errors else Outcome(self.result, (), cls._result_node)
+            )
         except _Halt:
             if self._inflight:  # concurrent subcommands still running: keep their errors too
                 yield self._wait_for_subcommands

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from .types import FieldSpec, TypeNode, serialize
+from .jsonable import to_json
+from .types import FieldSpec, TypeNode
 
 __all__ = ["inputs_json_schema", "json_schema", "result_json_schema"]
 
@@ -179,4 +180,4 @@ def _json_value(value: Any) -> Any:
     else as results are serialized."""
     if isinstance(value, Decimal) and value.is_finite():
         return int(value) if value == value.to_integral_value() else float(value)
-    return serialize(value)
+    return to_json(value)
