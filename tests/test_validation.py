@@ -425,6 +425,9 @@ def test_integers_too_long_to_write_are_data_errors() -> None:
     json.dumps(outcome.to_dict(), allow_nan=False)
     outcome = Run.run(s=-(10**5000))
     assert outcome.error_keys == ["data.s.cannot_cast"]
+    assert command_for(type("Mail", (BaseModel,), {"__annotations__": {"to": Email}})).run(to=10**5000).error_keys == [
+        "data.to.cannot_cast"
+    ]
     assert "-1.0" in outcome.errors[0].message
     json.dumps(outcome.to_dict(), allow_nan=False)
 

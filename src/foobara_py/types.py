@@ -28,7 +28,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticKnownError, PydanticUndefined, core_schema
 
 from .errors import UnsupportedTypeError
-from .jsonable import to_json
+from .jsonable import to_json, writable_int
 
 __all__ = [
     "Array",
@@ -101,6 +101,8 @@ FOOBARA_ERRORS = "foobara_errors"
 
 def _validate_email(value: Any) -> str:
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        if isinstance(value, int) and not writable_int(value):
+            raise PydanticKnownError("string_type")
         value = str(value)
     elif isinstance(value, enum.Enum) and isinstance(value.value, str):
         value = value.value
