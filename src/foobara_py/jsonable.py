@@ -36,8 +36,6 @@ FILTERED = "[FILTERED]"
 # refuse much deeper nesting, and an error must never fail for the value it quotes.
 MAX_DEPTH = 100
 
-_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
 
 def to_json(value: Any, node: TypeNode | None = None) -> Any:
     """A JSON-ready copy of `value` (of the type `node`, when known: its secrets are redacted)."""
@@ -56,7 +54,7 @@ def _convert(value: Any, depth: int) -> Any:
     if isinstance(value, int):
         return value if writable_int(value) else describe_int(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else _NON_FINITE[repr(value)]
+        return value if math.isfinite(value) else _non_finite(value)
     if isinstance(value, (SecretStr, SecretBytes)):
         return FILTERED
     if isinstance(value, (Decimal, uuid.UUID, AnyUrl)):
@@ -78,6 +76,14 @@ def _convert(value: Any, depth: int) -> Any:
     if isinstance(value, (set, frozenset)):
         return _sorted(value, depth + 1)
     return str(value)
+
+
+def _non_finite(value: float) -> str:
+    """NaN and infinities as JavaScript and pydantic (`ser_json_inf_nan="strings"`) write them,
+    and as pydantic reads them back."""
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
 
 
 def writable_int(value: int) -> bool:
