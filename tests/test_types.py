@@ -416,3 +416,38 @@ def test_threads_using_a_registered_model_first_all_see_it_whole() -> None:
         finally:
             sys.setswitchinterval(interval)
         assert seen == [1000] * 8
+
+
+SET_DEFAULT_PROGRAM = """
+from pydantic import BaseModel
+from foobara_py import Command, manifest_json
+
+class Tagging(BaseModel):
+    tags: set[str] = {"red", "green", "blue", "cyan", "magenta", "yellow", "black", "white"}
+
+class Tag(Command[Tagging, None]):
+    def execute(self) -> None:
+        return None
+
+print(manifest_json())
+"""
+
+
+def test_a_set_default_is_declared_the_same_in_every_process() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).parents[1] / "src")
+    outputs = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": src}
+        done = subprocess.run(
+            [sys.executable, "-c", SET_DEFAULT_PROGRAM], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    assert '"black",\n' in outputs.pop()
+    node = node_for_model(type("Tagging", (BaseModel,), {"__annotations__": {"tags": set[str]}, "tags": {"b", "a"}}))
+    assert node.declaration()["defaults"] == {"tags": ["a", "b"]}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
+import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pytest
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from foobara_py import Command, Email, Sensitive
@@ -71,18 +72,20 @@ def test_unexpected_attributes_come_next_alone() -> None:
     }
 
 
-def test_siblings_at_the_level_above_go_on() -> None:
+def test_siblings_at_the_level_above_go_on_in_order() -> None:
     outcome = Place.run(
         customer="ada",
         items=[{"sku": "a", "quantity": "x"}, {"quantity": 2}, {"sku": "c", "color": "red"}],
         address={"street": "1 Main", "city": "X", "zip": 1},
         note="far too long",
     )
+    # Ruby's order: one element's errors before the next element's; missing attributes come
+    # first and alone at their own level only.
     assert outcome.error_keys == [
+        "data.items.0.quantity.cannot_cast",
         "data.items.1.sku.missing_required_attribute",
         "data.items.2.unexpected_attributes",
         "data.address.unexpected_attributes",
-        "data.items.0.quantity.cannot_cast",
         "data.note.max_length_exceeded",
     ]
     by_key = outcome.errors_hash
@@ -295,3 +298,158 @@ def test_booleans_cast_from_rubys_words() -> None:
         assert Toggle.run(enabled=word).unwrap().enabled is False, word
     assert Toggle.run(enabled="maybe").error_keys == ["data.enabled.cannot_cast"]
     assert Toggle.run(enabled=2).error_keys == ["data.enabled.cannot_cast"]
+
+
+def test_errors_inside_arrays_come_element_by_element() -> None:
+    class Line(BaseModel):
+        sku: str
+        quantity: int
+        size: str = "m"
+
+    class Cart(BaseModel):
+        items: list[Line]
+
+    outcome = command_for(Cart).run(
+        items=[{"sku": "a", "quantity": "x"}, {"size": "l"}, {"sku": "c", "quantity": 1, "color": 1}]
+    )
+    assert outcome.error_keys == [
+        "data.items.0.quantity.cannot_cast",
+        "data.items.1.quantity.missing_required_attribute",
+        "data.items.1.sku.missing_required_attribute",
+        "data.items.2.unexpected_attributes",
+    ]
+
+
+def test_a_union_of_models_reports_its_error_under_the_union() -> None:
+    class Card(BaseModel):
+        number: str
+
+    class Bank(BaseModel):
+        iban: str
+
+    class Payment(BaseModel):
+        payment: Card | Bank
+
+    Pay = command_for(Payment)
+    outcome = Pay.run(payment={"foo": 1})
+    assert outcome.error_keys == ["data.payment.cannot_cast"]
+    assert outcome.errors[0].context["value"] == {"foo": 1}
+    assert Pay.run(payment={"iban": "DE1"}).unwrap() == Payment(payment=Bank(iban="DE1"))
+    assert Pay.run(payment={"iban": "DE1"}, other=1).error_keys == ["data.unexpected_attributes"]
+
+
+class Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    a: int
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    a: int
+
+
+class Plain(BaseModel):
+    a: int
+
+
+def test_a_nested_model_keeps_its_own_extra_setting() -> None:
+    class Outer(BaseModel):
+        loose: Loose
+        lenient: Lenient
+        plain: Plain
+
+    Run = command_for(Outer)
+    inputs = Run.run(loose={"a": 1, "z": 2}, lenient={"a": 1, "z": 2}, plain={"a": 1}).unwrap()
+    assert inputs.loose.model_extra == {"z": 2}
+    assert inputs.lenient == Lenient(a=1)
+    outcome = Run.run(loose={"a": 1, "z": 2}, lenient={"a": 1, "z": 2}, plain={"a": 1, "z": 2})
+    assert outcome.error_keys == ["data.plain.unexpected_attributes"]
+    assert Run.run(loose={"a": 1}, lenient={"a": 1}, plain={"a": 1}, z=1).error_keys == ["data.unexpected_attributes"]
+
+
+def test_a_top_level_extra_allow_does_not_loosen_nested_models() -> None:
+    class Top(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        plain: Plain
+        plains: list[Plain] = []
+
+    Run = command_for(Top)
+    assert Run.run(plain={"a": 1}, other=3).unwrap().model_extra == {"other": 3}
+    assert Run.run(plain={"a": 1, "z": 2}, other=3).error_keys == ["data.plain.unexpected_attributes"]
+    assert Run.run(plain={"a": 1}, plains=[{"a": 1}, {"a": 2, "z": 2}]).error_keys == [
+        "data.plains.1.unexpected_attributes"
+    ]
+
+
+def test_an_explicit_extra_forbid_forbids_inside_a_loose_model() -> None:
+    class Closed(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        a: int
+
+    class Top(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        closed: Closed
+
+    Run = command_for(Top)
+    assert Run.run(closed={"a": 1}, other=1).unwrap().model_extra == {"other": 1}
+    assert Run.run(closed={"a": 1, "z": 2}, other=1).error_keys == ["data.closed.unexpected_attributes"]
+
+
+def test_an_extra_allow_model_inside_a_union_keeps_its_setting() -> None:
+    class Holder(BaseModel):
+        value: Loose | int
+
+    inputs = command_for(Holder).run(value={"a": 1, "z": 2}).unwrap()
+    assert inputs.value == Loose(a=1, z=2)
+
+
+class Huge(BaseModel):
+    n: int = Field(0, le=10)
+    s: str = ""
+    numbers: list[int] = []
+    anything: list[Any] = []
+
+
+def nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_integers_too_long_to_write_are_data_errors() -> None:
+    Run = command_for(Huge)
+    outcome = Run.run(n=10**5000)
+    assert outcome.error_keys == ["data.n.max_exceeded"]
+    assert outcome.errors[0].message.startswith("Max exceeded. 1.0")
+    json.dumps(outcome.to_dict(), allow_nan=False)
+    outcome = Run.run(s=-(10**5000))
+    assert outcome.error_keys == ["data.s.cannot_cast"]
+    assert command_for(type("Mail", (BaseModel,), {"__annotations__": {"to": Email}})).run(to=10**5000).error_keys == [
+        "data.to.cannot_cast"
+    ]
+    assert "-1.0" in outcome.errors[0].message
+    json.dumps(outcome.to_dict(), allow_nan=False)
+
+
+def test_deeply_nested_lists_are_data_errors() -> None:
+    Run = command_for(Huge)
+    outcome = Run.run(numbers=nested(2000))
+    assert outcome.error_keys == ["data.numbers.0.cannot_cast"]
+    json.dumps(outcome.to_dict())
+    assert Run.run(anything=nested(2000)).is_success()
+
+
+def test_nan_and_infinity_are_written_as_strings() -> None:
+    class Measure(BaseModel):
+        x: float
+        y: float = Field(0, le=10)
+
+    Run = command_for(Measure)
+    ok = Run.run(x=float("nan"), y=float("-inf")).to_dict()
+    assert ok["result"] == {"x": "NaN", "y": "-Infinity"}
+    failed = Run.run(x="inf", y=float("inf")).to_dict()
+    assert failed["errors"][0]["context"] == {"value": "Infinity", "max": 10}
+    assert failed["errors"][0]["message"] == "Max exceeded. Infinity is larger than 10.0"
+    json.dumps(ok, allow_nan=False)
+    json.dumps(failed, allow_nan=False)

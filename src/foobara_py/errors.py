@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
+from .jsonable import to_json
 from .naming import humanize
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class FoobaraError:
             "category": self.category,
             "symbol": self.symbol,
             "message": self.message,
-            "context": _jsonable(self.context),
+            "context": to_json(self.context),
             "is_fatal": self.is_fatal,
         }
 
@@ -113,20 +114,6 @@ class FoobaraError:
             context=dict(data.get("context") or {}),
             is_fatal=bool(data.get("is_fatal", False)),
         )
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "model_dump"):
-        return _jsonable(value.model_dump(mode="json"))
-    if isinstance(value, re.Pattern):
-        return value.pattern
-    return str(value)
 
 
 _KEY_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^\d+$|^#$")

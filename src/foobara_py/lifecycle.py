@@ -174,7 +174,7 @@ def _succeeded(command: Any, result: Any) -> Outcome[Any]:
     command.result = result if type(result) is cls._result_exact else cls._check_result(result)
     command.state = _SUCCEEDED
     outcome = _new_outcome(Outcome)
-    outcome.result, outcome._errors = command.result, ()
+    outcome.result, outcome._errors, outcome._result_type = command.result, (), cls._result_node
     return outcome
 
 
@@ -446,7 +446,9 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
             if command._errors:
                 command.state = State.FAILED
         outcome: Outcome[Any] = (
-            Outcome(command.result) if not command._errors else Outcome(None, command._errors.values())
+            Outcome(command.result, (), type(command)._result_node)
+            if not command._errors
+            else Outcome(None, command._errors.values())
         )
     except BaseException as raised:  # every way a run can end early
         outcome = yield from _end_early(command, plan, raised)

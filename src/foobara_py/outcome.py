@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import CommandFailedError, FoobaraError, to_sentence
+from .jsonable import holds_secret, redact, to_json
+
+if TYPE_CHECKING:
+    from .types import TypeNode
 
 T = TypeVar("T")
 
@@ -13,11 +17,17 @@ __all__ = ["Outcome"]
 
 
 class Outcome(Generic[T]):
-    __slots__ = ("_errors", "result")
+    """`result_type` is the type node of the result: its secrets stay out of `to_dict()` and the
+    repr (the result itself is the caller's, secrets included)."""
 
-    def __init__(self, result: T | None = None, errors: Iterable[FoobaraError] = ()) -> None:
+    __slots__ = ("_errors", "_result_type", "result")
+
+    def __init__(
+        self, result: T | None = None, errors: Iterable[FoobaraError] = (), result_type: TypeNode | None = None
+    ) -> None:
         self.result = result
         self._errors: tuple[FoobaraError, ...] = tuple(errors)
+        self._result_type = result_type
 
     @classmethod
     def success(cls, result: T) -> Outcome[T]:
@@ -60,13 +70,14 @@ class Outcome(Generic[T]):
         return to_sentence(error.message for error in self._errors)
 
     def to_dict(self) -> dict[str, Any]:
-        from .types import serialize
-
+        """Ruby Foobara's outcome hash, as strict JSON (see the jsonable module)."""
         if self._errors:
             return {"success": False, "errors": [error.to_dict() for error in self._errors]}
-        return {"success": True, "result": serialize(self.result)}
+        return {"success": True, "result": to_json(self.result, self._result_type)}
 
     def __repr__(self) -> str:
         if self._errors:
             return f"<Outcome failure {self.error_keys}>"
-        return f"<Outcome success {self.result!r}>"
+        node = self._result_type
+        shown = redact(node, self.result) if node is not None and holds_secret(node) else self.result
+        return f"<Outcome success {shown!r}>"

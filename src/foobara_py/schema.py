@@ -19,7 +19,8 @@ from typing import Any
 from pydantic_core import PydanticUndefined
 
 from .error_catalogue import CONSTRAINTS
-from .types import FieldSpec, TypeNode, serialize
+from .jsonable import to_json
+from .types import FieldSpec, TypeNode
 
 __all__ = ["inputs_json_schema", "json_schema", "result_json_schema"]
 
@@ -221,4 +222,4 @@ def _json_value(value: Any) -> Any:
     else as results are serialized."""
     if isinstance(value, Decimal) and value.is_finite():
         return int(value) if value == value.to_integral_value() else float(value)
-    return serialize(value)
+    return to_json(value)

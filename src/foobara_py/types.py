@@ -1,5 +1,6 @@
 """Foobara's view of pydantic types: type declarations in Ruby's strict compact form, the markers
-and builtin types pydantic lacks (`Sensitive`, `Email`), and serialization that drops secrets.
+and builtin types pydantic lacks (`Sensitive`, `Email`), and where secrets lie (the jsonable
+module leaves them out of whatever is shown).
 
 A `TypeNode` is built once per command class from its pydantic annotations. The validation
 module walks it to turn pydantic's error locations into Foobara paths, and the manifest reads
@@ -30,6 +31,7 @@ from pydantic_core import PydanticCustomError, PydanticKnownError, PydanticUndef
 from . import registry
 from .error_catalogue import declared_constraint
 from .errors import UnsupportedTypeError
+from .jsonable import to_json, writable_int
 from .registry import GLOBAL_DOMAIN_NAME, GLOBAL_ORGANIZATION_NAME
 
 __all__ = [
@@ -54,11 +56,9 @@ __all__ = [
     "node_for_model",
     "register_model",
     "register_type",
-    "serialize",
 ]
 
 LAZILY_SET = "[<Lazily Set>]"
-FILTERED = "[FILTERED]"
 
 
 class Sensitive:
@@ -104,6 +104,8 @@ FOOBARA_ERRORS = "foobara_errors"
 
 def _validate_email(value: Any) -> str:
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        if isinstance(value, int) and not writable_int(value):
+            raise PydanticKnownError("string_type")
         value = str(value)
     elif isinstance(value, enum.Enum) and isinstance(value.value, str):
         value = value.value
@@ -311,6 +313,7 @@ class TypeNode:
     model: builtins.type[BaseModel] | None = None
     _declarations: dict[bool, Any] = field(default_factory=dict, repr=False)
     _by_alias: dict[str, str] | None = field(default=None, repr=False)
+    _holds_secret: bool | None = field(default=None, repr=False)  # see jsonable.holds_secret
 
     def field_named(self, key: str | int) -> FieldSpec | None:
         if self.fields is None or not isinstance(key, str):
@@ -322,6 +325,12 @@ class TypeNode:
             name = self._by_alias.get(key)
             spec = self.fields.get(name) if name else None
         return spec
+
+    def children(self) -> list[TypeNode]:
+        """The types this one is made of: attributes, elements, keys, union members."""
+        children = [spec.node for spec in (self.fields or {}).values()]
+        children += [n for n in (self.element, self.key) if n is not None]
+        return [*children, *(self.elements or ()), *(self.members or ())]
 
     @property
     def hidden(self) -> bool:
@@ -362,7 +371,7 @@ def _declare(node: TypeNode, remove_sensitive: bool, inline: bool) -> Any:
         if required:
             decl["required"] = required
         defaults = {
-            name: (LAZILY_SET if spec.default_factory is not None else _jsonable_default(spec.default))
+            name: (LAZILY_SET if spec.default_factory is not None else to_json(spec.default))
             for name, spec in fields.items()
             if not spec.required
             and not spec.node.sensitive  # a secret's default is a secret too
@@ -391,26 +400,12 @@ def _declare_common(node: TypeNode, decl: dict[str, Any], *, with_constraints: b
         decl["allow_nil"] = True
     if with_constraints:
         if node.one_of is not None:
-            decl["one_of"] = [_jsonable_default(v) for v in node.one_of]
+            decl["one_of"] = [to_json(v) for v in node.one_of]
         decl.update(node.constraints)
     if node.sensitive:
         decl["sensitive"] = True
     if node.sensitive_exposed:
         decl["sensitive_exposed"] = True
-
-
-def _jsonable_default(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, (Decimal, dt.date, uuid.UUID)):
-        return str(value) if not isinstance(value, dt.date) else value.isoformat()
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable_default(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable_default(v) for k, v in value.items()}
-    return value
 
 
 _ATOMIC: dict[Any, str] = {
@@ -463,7 +458,7 @@ def _fill_model_node(node: TypeNode, model: type[BaseModel], building: _Building
                 child = _node_for_field(info, building)
             except UnsupportedTypeError as exc:
                 raise UnsupportedTypeError(f"{model.__name__}.{name}: {exc}") from None
-            if child.sensitive and info.repr:
+            if info.repr and _shows_secret_in_repr(child):
                 # Keep secrets out of the model's repr too.
                 info.repr = False
             required = info.is_required()
@@ -608,49 +603,24 @@ def _apply_metadata(node: TypeNode, metadata: tuple[Any, ...]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Serialization
+# Secrets
 
 
-def serialize(value: Any) -> Any:
-    """A JSON-ready copy of a result, with sensitive attributes removed (at any depth)."""
-    if isinstance(value, BaseModel):
-        hidden = _sensitive_fields(type(value))
-        return {name: serialize(getattr(value, name)) for name in type(value).model_fields if name not in hidden} | {
-            name: serialize(extra) for name, extra in (value.__pydantic_extra__ or {}).items()
-        }
-    if isinstance(value, (SecretStr, SecretBytes)):
-        return FILTERED
-    if isinstance(value, Mapping):
-        return {_key(k): serialize(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [serialize(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return serialize(value.value)
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (Decimal, uuid.UUID, AnyUrl)):
-        return str(value)
-    return value
+def field_nodes(model: builtins.type[BaseModel]) -> dict[str, TypeNode]:
+    """The types of a model's attributes, as far as Foobara can describe them: enough to find
+    the secrets of any model, even one no command declares."""
+    nodes = {}
+    for name, info in model.model_fields.items():
+        try:
+            nodes[name] = _node_for_field(info, ())
+        except UnsupportedTypeError:
+            continue  # a type Foobara cannot declare carries no Sensitive marker it knows of
+    return nodes
 
 
-def _key(key: Any) -> Any:
-    return key.value if isinstance(key, enum.Enum) else key
-
-
-_SENSITIVE_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
-
-
-def _sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
-    """The fields of a model whose values are secret, as its type nodes mark them."""
-    hidden = _SENSITIVE_FIELDS.get(model)
-    if hidden is None:
-        names = set()
-        for name, info in model.model_fields.items():
-            try:
-                node = _node_for_field(info, ())
-            except UnsupportedTypeError:
-                continue  # a type Foobara cannot declare carries no Sensitive marker it knows of
-            if node.sensitive or any(member.sensitive for member in node.members or ()):
-                names.add(name)
-        hidden = _SENSITIVE_FIELDS[model] = frozenset(names)
-    return hidden
+def _shows_secret_in_repr(node: TypeNode) -> bool:
+    """Whether a model's repr would show a secret of this attribute: a nested model hides its
+    own secrets, a list of secrets or a union with a secret member does not."""
+    if node.sensitive:
+        return True
+    return node.fields is None and any(_shows_secret_in_repr(child) for child in node.children())

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from .error_catalogue import CONSTRAINTS
 from .errors import FoobaraError, PathPart
-from .types import FILTERED, FOOBARA_ERRORS, TypeNode
+from .jsonable import FILTERED, MAX_DEPTH, describe_int, redact, to_json, writable_int
+from .types import FOOBARA_ERRORS, TypeNode
 
 __all__ = ["InputsCaster", "describe_value", "translate_errors"]
 
@@ -110,8 +111,9 @@ def _locate(root: TypeNode, loc: tuple[Any, ...]) -> _Located:
     return _Located(tuple(path), node, parent, sensitive, False)
 
 
-def describe_value(value: Any) -> str:
-    """A value written as Ruby's `inspect` writes it, for messages shared with Ruby Foobara."""
+def describe_value(value: Any, _depth: int = 0) -> str:
+    """A value written as Ruby's `inspect` writes it, for messages shared with Ruby Foobara.
+    Whatever the value (an integer too long to write, a list nested 2,000 deep), it is written."""
     if value is None:
         return "nil"
     if value is True:
@@ -120,13 +122,33 @@ def describe_value(value: Any) -> str:
         return "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, int):
+        return describe_int(value)
+    if isinstance(value, float):
+        return str(to_json(value))
+    if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(describe_value(v) for v in value) + "]"
+        if _depth >= MAX_DEPTH:
+            return "[...]"
+        return "[" + ", ".join(describe_value(v, _depth + 1) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{describe_value(k)} => {describe_value(v)}" for k, v in value.items()) + "}"
+        if _depth >= MAX_DEPTH:
+            return "{...}"
+        pairs = (f"{describe_value(k, _depth + 1)} => {describe_value(v, _depth + 1)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
     return repr(value)
+
+
+def _shown(value: Any, node: TypeNode | None, sensitive: bool) -> Any:
+    """The value an error quotes: with the secrets its type declares replaced by "[FILTERED]"."""
+    if sensitive:
+        return FILTERED
+    return value if node is None else redact(node, value)
+
+
+def _described(shown: Any) -> str:
+    return FILTERED if shown is FILTERED else describe_value(shown)
 
 
 def _symbols(names: Iterable[Any]) -> str:
@@ -151,10 +173,10 @@ def _value_at(data: Any, path: tuple[PathPart, ...]) -> Any:
 
 
 def _cannot_cast(path: tuple[PathPart, ...], node: TypeNode, value: Any, sensitive: bool) -> FoobaraError:
-    shown = FILTERED if sensitive else describe_value(value)
+    value = _shown(value, node, sensitive)
     type_name = node.type
     message = (
-        f"{_at(path)}Cannot cast {shown} to {_article(type_name)} {type_name}. "
+        f"{_at(path)}Cannot cast {_described(value)} to {_article(type_name)} {type_name}. "
         f"Expected it to be {_EXPECTATIONS.get(type_name, 'a ' + type_name)}"
     )
     return FoobaraError(
@@ -162,7 +184,7 @@ def _cannot_cast(path: tuple[PathPart, ...], node: TypeNode, value: Any, sensiti
         message=message,
         category="data",
         path=path,
-        context={"cast_to": node.declaration(), "value": FILTERED if sensitive else value},
+        context={"cast_to": node.declaration(), "value": value},
         is_fatal=True,
     )
 
@@ -208,9 +230,9 @@ def _validator_error(err: Mapping[str, Any], at: _Located) -> list[FoobaraError]
     kind = err["type"]
     ctx = err.get("ctx") or {}
     path = at.path
-    value = FILTERED if at.sensitive else err.get("input")
-    shown = FILTERED if at.sensitive else describe_value(value)
     node = at.node
+    value = _shown(err.get("input"), node, at.sensitive)
+    shown = _described(value)
     if kind == FOOBARA_ERRORS:
         return [
             _data_error(path, symbol, message, {**context, "value": FILTERED} if at.sensitive else context)
@@ -248,23 +270,27 @@ def _validator_error(err: Mapping[str, Any], at: _Located) -> list[FoobaraError]
 
 def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, Any]]) -> list[FoobaraError]:
     """pydantic's errors for `data` validated against `root`, as Foobara errors, with Ruby's
-    precedence: at each attributes level, missing attributes alone, else unexpected ones alone,
-    else every attribute's own errors."""
+    precedence: at each attributes level, missing attributes alone (alphabetically), else
+    unexpected ones alone, else every attribute's own errors. Levels come in the order Ruby
+    processes them, which is pydantic's: one attribute or element after the other, depth first."""
     missing: list[FoobaraError] = []
     others: list[FoobaraError] = []
     unexpected: dict[tuple[PathPart, ...], list[Any]] = {}
     union_paths: set[tuple[PathPart, ...]] = set()
+    seen: dict[tuple[PathPart, ...], int] = {}  # each path's rank in pydantic's order
 
     for err in errors:
         at = _locate(root, tuple(err["loc"]))
+        for i in range(1, len(at.path) + 1):
+            seen.setdefault(at.path[:i], len(seen))
         kind = err["type"]
-        if kind == "extra_forbidden":
-            unexpected.setdefault(at.path[:-1], []).append(at.path[-1])
-        elif at.in_union:
+        if at.in_union:  # anything inside a union, even an unexpected attribute, is the union's
             if at.path not in union_paths:
                 union_paths.add(at.path)
                 assert at.node is not None
                 others.append(_cannot_cast(at.path, at.node, _value_at(data, at.path), at.sensitive))
+        elif kind == "extra_forbidden":
+            unexpected.setdefault(at.path[:-1], []).append(at.path[-1])
         elif kind == "missing":
             missing.append(_missing(at.path))
         elif kind in _CANNOT_CAST and at.node is not None:
@@ -280,13 +306,24 @@ def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, An
     def stopped_above(level: tuple[PathPart, ...]) -> bool:
         return any(level[:i] in stopped for i in range(len(level)))
 
-    result = sorted(
-        (e for e in missing if not stopped_above(e.path[:-1])),
-        key=lambda e: tuple(str(p) for p in e.path),
-    )
-    result += [e for e in unexpected_errors if e.path not in missing_levels and not stopped_above(e.path)]
-    result += [e for e in others if not stopped_above(e.path)]
-    return _dedupe(result)
+    def rank(path: tuple[PathPart, ...]) -> list[tuple[int, str]]:
+        return [(seen[path[:i]], "") for i in range(1, len(path) + 1)]
+
+    # A level's missing attributes share the place of the first one pydantic reported.
+    first_missing: dict[tuple[PathPart, ...], int] = {}
+    for e in missing:
+        first_missing.setdefault(e.path[:-1], seen[e.path])
+    ranked = [
+        ([*rank(e.path[:-1]), (first_missing[e.path[:-1]], str(e.path[-1]))], e)
+        for e in missing
+        if not stopped_above(e.path[:-1])
+    ]
+    ranked += [
+        (rank(e.path), e) for e in unexpected_errors if e.path not in missing_levels and not stopped_above(e.path)
+    ]
+    ranked += [(rank(e.path), e) for e in others if not stopped_above(e.path)]
+    ranked.sort(key=lambda pair: pair[0])  # stable: a path's own errors keep pydantic's order
+    return _dedupe([e for _, e in ranked])
 
 
 def _dedupe(errors: list[FoobaraError]) -> list[FoobaraError]:
@@ -321,7 +358,12 @@ def _repairs(root: TypeNode, errors: Iterable[Mapping[str, Any]]) -> list[tuple[
             spec = at.parent.field_named(at.path[-1])
             if spec is not None and not spec.required:
                 repairs.append((tuple(err["loc"]), _DELETE))
-        elif kind == "string_type" and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        elif (
+            kind == "string_type"
+            and isinstance(value, (int, float, Decimal))
+            and not isinstance(value, bool)
+            and (not isinstance(value, int) or writable_int(value))
+        ):
             repairs.append((tuple(err["loc"]), str(value)))
     return repairs
 
@@ -344,52 +386,133 @@ def _apply_repair(data: Any, loc: tuple[Any, ...], replacement: Any) -> Any:
 
 
 def validate_with_repairs(
-    validate: Callable[[Any], Any], root: TypeNode, data: Any, error: ValidationError
+    validate: Callable[[Any], Any],
+    root: TypeNode,
+    data: Any,
+    error: ValidationError,
+    lenient: Callable[[Any], Any] | None = None,
 ) -> tuple[Any, list[FoobaraError]]:
     """After pydantic refused `data`: repair what Ruby would cast and try again; otherwise,
-    translate the errors. Returns (value, []) or (None, errors)."""
+    translate the errors. Returns (value, []) or (None, errors).
+
+    `validate` forbids unexpected attributes in every model; `lenient` (given when some models
+    accept them) lets each model apply its own setting, and is used once the only unexpected
+    attributes left are ones such models accept."""
     for _ in range(_MAX_REPAIR_ROUNDS):
         errors = error.errors(include_url=False)
+        if lenient is not None:
+            errors = _without_accepted_extras(root, errors)
+            if not errors:
+                try:
+                    return lenient(data), []
+                except ValidationError as again:
+                    return validate_with_repairs(lenient, root, data, again)
         repairs = _repairs(root, errors)
         if not repairs:
-            break
+            return None, translate_errors(root, data, errors)
         for loc, replacement in repairs:
             data = _apply_repair(data, loc, replacement)
         try:
             return validate(data), []
         except ValidationError as again:
             error = again
-    return None, translate_errors(root, data, error.errors(include_url=False))
+    errors = error.errors(include_url=False)
+    return None, translate_errors(root, data, errors if lenient is None else _without_accepted_extras(root, errors))
+
+
+# --------------------------------------------------------------------------------------------
+# Models that accept unexpected attributes by their own `extra` setting. A run validates with
+# `extra="forbid"` for every model (as Ruby forbids unexpected attributes; one pass keeps the
+# success path fast); when that refuses attributes such a model accepts, the failure path
+# validates again with each model's own setting.
+
+
+def _accepts_extra(node: TypeNode | None) -> bool:
+    """Whether the node is a model that lets unexpected attributes in (`extra="allow"` or
+    `"ignore"`, its own setting or inherited)."""
+    return node is not None and node.model is not None and node.model.model_config.get("extra") in ("allow", "ignore")
+
+
+def _any_accepts_extra(node: TypeNode, seen: set[int] | None = None) -> bool:
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return False
+    seen.add(id(node))
+    return _accepts_extra(node) or any(_any_accepts_extra(child, seen) for child in node.children())
+
+
+def _walk(root: TypeNode, loc: tuple[Any, ...]) -> tuple[TypeNode | None, tuple[Any, ...] | None]:
+    """The type at `loc`, and the path of the outermost union on the way followed by the member
+    tried (pydantic names a model member by its class)."""
+    node: TypeNode | None = root
+    union: tuple[Any, ...] | None = None
+    for i, part in enumerate(loc):
+        if node is None:
+            break
+        if node.members is not None:
+            union = loc[: i + 1] if union is None else union
+            node = next((m for m in node.members if m.model is not None and m.model.__name__ == part), None)
+        elif node.fields is not None:
+            spec = node.field_named(part)
+            node = spec.node if spec is not None else None
+        elif node.elements is not None:
+            node = node.elements[part] if isinstance(part, int) and part < len(node.elements) else None
+        else:
+            node = node.element
+    return node, union
+
+
+def _without_accepted_extras(root: TypeNode, errors: list[Any]) -> list[Any]:
+    """The errors left once each model applies its own `extra` setting. A union one of whose
+    members failed only for attributes it accepts would have taken that member: none of the
+    union's errors are left."""
+    kept: list[tuple[Any, tuple[Any, ...] | None]] = []
+    tried: set[tuple[Any, ...]] = set()
+    failed: set[tuple[Any, ...]] = set()  # union members with an error of another kind
+    for err in errors:
+        loc = tuple(err["loc"])
+        extra = err["type"] == "extra_forbidden"
+        owner, union = _walk(root, loc[:-1] if extra else loc)
+        if union is not None:
+            tried.add(union)
+        if extra and _accepts_extra(owner):
+            continue
+        kept.append((err, union))
+        if union is not None:
+            failed.add(union)
+    passing = {member[:-1] for member in tried - failed}
+    return [err for err, union in kept if union is None or union[:-1] not in passing]
 
 
 class InputsCaster:
     """Casts and validates a command's raw inputs into its inputs model; made once per class.
 
-    `validate(raw)` is the success path: pydantic alone, raising `ValidationError`. `recover(raw,
-    error)` is the failure path: Ruby's casts pydantic refuses, then Foobara's errors."""
+    `validate(raw)` is the success path: pydantic alone, forbidding unexpected attributes (as Ruby
+    does), raising `ValidationError`. `recover(raw, error)` is the failure path: attributes a model
+    accepts by its own `extra` setting, Ruby's casts pydantic refuses, then Foobara's errors."""
 
-    __slots__ = ("_extra", "model", "node", "validate")
+    __slots__ = ("_lenient", "model", "node", "validate")
 
-    _extra: Literal["forbid"] | None
     validate: Callable[[Mapping[str, Any]], Any]
 
     def __init__(self, model: type[BaseModel] | None, node: TypeNode | None) -> None:
         self.model = model
         self.node = node
         if model is None:
-            self._extra = "forbid"
             self.validate = _no_inputs
+            self._lenient = None
         else:
-            # Unexpected inputs are an error, as in Ruby, unless the model chose otherwise.
-            self._extra = None if "extra" in model.model_config else "forbid"
-            self.validate = partial(model.__pydantic_validator__.validate_python, extra=self._extra)
+            assert node is not None
+            validate = model.__pydantic_validator__.validate_python
+            self.validate = partial(validate, extra="forbid")
+            self._lenient = validate if _any_accepts_extra(node) else None
 
     def recover(self, raw: Mapping[str, Any], error: ValidationError) -> tuple[Any, list[FoobaraError]]:
         """After `validate(raw)` raised `error`: the inputs after Ruby's casts, or the errors."""
         if self.model is None:
             return None, [_unexpected((), list(raw), [])]
         assert self.node is not None
-        return validate_with_repairs(self.validate, self.node, raw, error)
+        return validate_with_repairs(self.validate, self.node, raw, error, self._lenient)
 
     def __call__(self, raw: Mapping[str, Any]) -> tuple[Any, list[FoobaraError]]:
         try:
