@@ -460,27 +460,39 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
 
 
 def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any, Any, Outcome[Any]]:
+    """How a run that did not succeed ends: subcommands settled, transactions rolled back, the
+    fail or error transition, and the outcome (or the exception re-raised). Steps with nothing
+    to do are skipped, so a plain failure costs little."""
     other = _unexpected(raised)
-    # Subcommands still running in other tasks end before the transactions do: after a halt
-    # they finish (every error they add is kept), after anything else they are cancelled.
-    yield from _settle_subcommands(command, cancel=other is not None)
-    for problem in (yield from transaction.rollback(command)):
-        if not isinstance(problem, Exception):
-            other = other if other is not None and not isinstance(other, Exception) else problem
-        else:
-            command._record(_rollback_failed(problem))
+    if command._inflight:
+        # Subcommands still running in other tasks end before the transactions do: after a halt
+        # they finish (every error they add is kept), after anything else they are cancelled.
+        yield partial(_wait_for_subcommands, command, other is not None)
+    if command._transactions is not None:
+        for problem in (yield from transaction.rollback(command)):
+            if not isinstance(problem, Exception):
+                other = other if other is not None and not isinstance(other, Exception) else problem
+            else:
+                command._record(_rollback_failed(problem))
+    # An exception from the command's own code is an error in the outcome; a misuse of the
+    # framework and a cancellation go on up once the run has ended.
+    escapes = other is not None and (not isinstance(other, Exception) or isinstance(other, FrameworkUsageError))
     if other is None:
         if not command._errors:
-            command.add_error(FoobaraError("halted", "The command halted without reporting an error", "runtime"))
-        yield from _finish(command, plan, Transition.FAIL)
-        return Outcome(None, command._errors.values())
-    command.exception = other
-    if isinstance(other, Exception) and not isinstance(other, FrameworkUsageError):
-        command._record(execution_error(other))
-        yield from _finish(command, plan, Transition.ERROR)
-        return Outcome(None, command._errors.values())
-    yield from _finish(command, plan, Transition.ERROR)
-    raise other
+            command._record(FoobaraError("halted", "The command halted without reporting an error", "runtime"))
+    else:
+        command.exception = other
+        if not escapes:
+            command._record(execution_error(other))
+    ending = Transition.FAIL if other is None else Transition.ERROR
+    if plan.finish:
+        yield from _finish(command, plan, ending)
+    else:
+        command.state = LEADS_TO[ending]
+    if escapes:
+        assert other is not None
+        raise other
+    return Outcome(None, tuple(command._errors.values()))
 
 
 def _unexpected(raised: BaseException) -> BaseException | None:
@@ -549,13 +561,6 @@ def _guarded(command: Any, instruction: Any) -> Generator[Any, Any, None]:
 
 def _nothing() -> Generator[Any, Any, None]:
     yield from ()
-
-
-def _settle_subcommands(command: Any, *, cancel: bool) -> Generator[Any, Any, None]:
-    """Wait for subcommands still running in other tasks (a halt keeps every error they add);
-    on a cancellation, cancel them first."""
-    if command._inflight:
-        yield partial(_wait_for_subcommands, command, cancel)
 
 
 async def _wait_for_subcommands(command: Any, cancel: bool) -> None:

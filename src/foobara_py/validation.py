@@ -121,6 +121,8 @@ def describe_value(value: Any, _depth: int = 0) -> str:
     if value is False:
         return "false"
     if isinstance(value, str):
+        if value.isprintable() and '"' not in value and "\\" not in value:
+            return f'"{value}"'  # what json.dumps writes, without its cost
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int):
         return describe_int(value)
@@ -298,6 +300,8 @@ def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, An
         else:
             others.extend(_validator_error(err, at))
 
+    if not unexpected and len(missing) + len(others) == 1:
+        return missing or others  # one error: nothing to stop, nothing to order
     unexpected_errors = [_unexpected(level, names, _allowed_names(root, level)) for level, names in unexpected.items()]
     # Levels that stop at a fatal error: missing attributes, or else unexpected ones.
     missing_levels = {error.path[:-1] for error in missing}
@@ -351,6 +355,8 @@ def _repairs(root: TypeNode, errors: Iterable[Mapping[str, Any]]) -> list[tuple[
         if kind in ("missing", "extra_forbidden"):
             continue
         value = err.get("input")
+        if value is not None and kind != "string_type":
+            continue  # neither repair applies: skip locating it
         at = _locate(root, tuple(err["loc"]))
         if at.in_union or at.node is None or len(at.path) != len(err["loc"]):
             continue
