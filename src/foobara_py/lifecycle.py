@@ -142,12 +142,17 @@ def _cast_and_validate_inputs(command: CommandBase[Any, Any]) -> None:
     try:
         command.inputs = caster.validate(command.raw_inputs)
     except ValidationError as error:
-        inputs, errors = caster.recover(command.raw_inputs, error)
-        if errors:
-            for problem in errors:
-                command._record(problem)
-        else:
-            command.inputs = inputs
+        _recover_inputs(command, error)
+
+
+def _recover_inputs(command: Any, error: ValidationError) -> None:
+    """The failure path of casting the inputs: Ruby's casts, or Foobara's errors."""
+    inputs, errors = type(command)._inputs_caster.recover(command.raw_inputs, error)
+    if errors:
+        for problem in errors:
+            command._record(problem)
+    else:
+        command.inputs = inputs
 
 
 def _run_execute(command: Any) -> Generator[Any, Any, None]:
@@ -261,6 +266,7 @@ class Plan:
     direct: bool
     direct_hooks: tuple[tuple[State, str], ...]
     after_execute: bool
+    validate_inputs: Callable[[Any], Any]  # the inputs caster's success path
 
 
 def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, CallbackSet]) -> Plan:
@@ -306,6 +312,7 @@ def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, Callb
         direct=direct,
         direct_hooks=tuple(direct_hooks),
         after_execute="after_execute" in cls.spec.hooks,
+        validate_inputs=cls._inputs_caster.validate,  # type: ignore[union-attr]
     )
 
 
@@ -360,7 +367,10 @@ def run_sync(command: Any, plan: Plan) -> Outcome[Any]:
     if not plan.direct:
         return drive_sync(run(command, plan))
     try:
-        _cast_and_validate_inputs(command)
+        try:
+            command.inputs = plan.validate_inputs(command.raw_inputs)
+        except ValidationError as error:
+            _recover_inputs(command, error)
         for state, hook in plan.direct_hooks:
             if command._errors:
                 raise Halt
@@ -387,7 +397,10 @@ async def run_async(command: Any, plan: Plan) -> Outcome[Any]:
     if not plan.direct:
         return await drive_async(run(command, plan))
     try:
-        _cast_and_validate_inputs(command)
+        try:
+            command.inputs = plan.validate_inputs(command.raw_inputs)
+        except ValidationError as error:
+            _recover_inputs(command, error)
         for state, hook in plan.direct_hooks:
             if command._errors:
                 raise Halt
