@@ -33,9 +33,11 @@ from .errors import (
     SubcommandNotRegisteredError,
     UnsupportedTypeError,
 )
+from .lifecycle import State, Transition
 from .manifest import ManifestEntryNotFoundError, describe, manifest, manifest_json
 from .outcome import Outcome
 from .schema import inputs_json_schema, json_schema, result_json_schema
+from .spec import CommandSpec
 from .transaction import Transaction, TransactionResource
 from .types import (
     Array,
@@ -70,6 +72,7 @@ __all__ = [
     "Command",
     "CommandFailedError",
     "CommandNotFoundError",
+    "CommandSpec",
     "CouldNotProcessResultError",
     "Date",
     "DateTime",
@@ -90,11 +93,13 @@ __all__ = [
     "Outcome",
     "PossibleError",
     "Sensitive",
+    "State",
     "String",
     "SubcommandNotRegisteredError",
     "Symbol",
     "Transaction",
     "TransactionResource",
+    "Transition",
     "Tuple",
     "UnsupportedTypeError",
     "all_commands",
