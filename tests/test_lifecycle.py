@@ -90,13 +90,13 @@ def each_ended_once(*resources: Tracked) -> bool:
 def test_a_commit_that_raises_rolls_back_the_rest_and_fails_the_run() -> None:
     first, second, third = Tracked("first"), Tracked("second", fail_commit=True), Tracked("third")
 
-    class Save(Command[Text, str]):
+    class SaveTx(Command[Text, str]):
         transaction_resources = (first, second, third)
 
         def execute(self) -> str:
             return self.inputs.text
 
-    outcome = Save.run()
+    outcome = SaveTx.run()
     assert outcome.error_keys == ["runtime.execution_error"]
     assert outcome.errors[0].message == "second lost the commit"
     assert first.ends() == [["commit"]]
@@ -107,13 +107,13 @@ def test_a_commit_that_raises_rolls_back_the_rest_and_fails_the_run() -> None:
 def test_a_begin_that_raises_rolls_back_what_was_begun() -> None:
     first, second = Tracked("first"), Tracked("second", fail_begin=True)
 
-    class Save(Command[Text, str]):
+    class SaveTx(Command[Text, str]):
         transaction_resources = (first, second)
 
         def execute(self) -> str:
             raise AssertionError("must not run")
 
-    outcome = Save.run()
+    outcome = SaveTx.run()
     assert outcome.error_keys == ["runtime.execution_error"]
     assert outcome.errors[0].message == "second is down"
     assert first.ends() == [["rollback"]]
@@ -123,14 +123,14 @@ def test_a_rollback_that_raises_does_not_stop_the_others_or_escape() -> None:
     first, second = Tracked("first"), Tracked("second")
     second.fail_rollback = True
 
-    class Save(Command[Text, str]):
+    class SaveTx(Command[Text, str]):
         transaction_resources = (first, second)
 
         def execute(self) -> str:
             self.add_runtime_error("refused")
             return ""
 
-    outcome = Save.run()
+    outcome = SaveTx.run()
     assert outcome.error_keys == ["runtime.refused", "runtime.rollback_failed"]
     assert outcome.errors[1].message == "Rolling back failed: second lost the rollback"
     assert first.ends() == [["rollback"]] and second.ends() == [["rollback"]]
@@ -153,13 +153,13 @@ async def test_a_cancellation_during_an_async_commit_rolls_back() -> None:
 
     db.begin = begin  # type: ignore[method-assign, assignment]
 
-    class Save(AsyncCommand[Text, str]):
+    class SaveTx(AsyncCommand[Text, str]):
         transaction_resources = (db,)
 
         async def execute(self) -> str:
             return self.inputs.text
 
-    task = asyncio.create_task(Save.run())
+    task = asyncio.create_task(SaveTx.run())
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -275,18 +275,18 @@ async def test_subcommands_in_a_task_group_fail_the_run_with_their_errors() -> N
 async def test_an_around_callback_may_run_the_step_under_wait_for() -> None:
     db = AsyncTracked("db")
 
-    class Save(AsyncCommand[Text, str]):
+    class SaveTx(AsyncCommand[Text, str]):
         transaction_resources = (db,)
 
         async def execute(self) -> str:
             open_transactions()[db].writes.append(self.inputs.text)  # type: ignore[attr-defined]
             return self.inputs.text
 
-    @Save.around()
+    @SaveTx.around()
     async def with_timeout(command: Any, transition: str, proceed: Callable[[], Any]) -> Any:
         return await asyncio.wait_for(proceed(), timeout=5)
 
-    outcome = await Save.run(text="kept")
+    outcome = await SaveTx.run(text="kept")
     assert outcome.unwrap() == "kept"
     assert db.ends() == [["commit"]]
     assert db.transactions[0].writes == ["kept"]
@@ -370,11 +370,11 @@ class Reserved(BaseModel):
 
 
 def test_inputs_may_be_named_like_run_s_own_parameters() -> None:
-    class Sum(Command[Reserved, int]):
+    class SumReserved(Command[Reserved, int]):
         def execute(self) -> int:
             return self.inputs.cls + self.inputs.self
 
-    assert Sum.run(cls=1, self=2).unwrap() == 3
+    assert SumReserved.run(cls=1, self=2).unwrap() == 3
 
 
 def test_state_inside_execute_does_not_depend_on_callbacks() -> None:
@@ -408,7 +408,7 @@ def test_state_inside_execute_does_not_depend_on_callbacks() -> None:
 
 def test_a_command_s_own_init_runs_at_the_start_of_each_run() -> None:
     class Counting(Command[Item, int]):
-        def __init__(self, **raw_inputs: Any) -> None:
+        def __init__(self, /, **raw_inputs: Any) -> None:
             super().__init__(**raw_inputs)
             self.seen = [raw_inputs["n"]]
 
@@ -417,8 +417,18 @@ def test_a_command_s_own_init_runs_at_the_start_of_each_run() -> None:
 
     assert Counting.run(n=2).unwrap() == 4
 
+    class Named(Command[Reserved, int]):
+        def __init__(self, /, **raw_inputs: Any) -> None:
+            super().__init__(**raw_inputs)
+            self.offset = 100
+
+        def execute(self) -> int:
+            return self.offset + self.inputs.cls + self.inputs.self
+
+    assert Named.run(cls=1, self=2).unwrap() == 103  # an input named self reaches __init__ too
+
     class Broken(Command[Item, int]):
-        def __init__(self, **raw_inputs: Any) -> None:
+        def __init__(self, /, **raw_inputs: Any) -> None:
             raise RuntimeError("no setup")
 
         def execute(self) -> int:
@@ -429,7 +439,7 @@ def test_a_command_s_own_init_runs_at_the_start_of_each_run() -> None:
 
 async def test_an_async_command_s_own_init_runs_too() -> None:
     class Counting(AsyncCommand[Item, int]):
-        def __init__(self, **raw_inputs: Any) -> None:
+        def __init__(self, /, **raw_inputs: Any) -> None:
             super().__init__(**raw_inputs)
             self.base = 10
 

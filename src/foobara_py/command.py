@@ -118,7 +118,7 @@ class CommandBase(Generic[InputsT, ResultT]):
             return _UNSET_SLOTS[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def __init__(self, **raw_inputs: Any) -> None:
+    def __init__(self, /, **raw_inputs: Any) -> None:
         """Runs at the start of every run of a class that overrides it, with the raw inputs
         (call `super().__init__(**raw_inputs)`); an exception here fails the run like one in
         `execute`. Commands are made by `run()`, not by calling the class."""
