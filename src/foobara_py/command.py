@@ -286,7 +286,7 @@ class CommandBase(Generic[InputsT, ResultT]):
     def _take_subcommand_outcome(self, command: type[CommandBase[Any, R]], outcome: Outcome[R]) -> R:
         if outcome.is_success():
             return outcome.result  # type: ignore[return-value]
-        for error in outcome._errors:
+        for error in outcome.errors:
             self.add_error(error.with_runtime_prefix(command._runtime_name))
         raise Halt
 
