@@ -25,8 +25,12 @@ from .domain_mapper import (
     AmbiguousDomainMapperError,
     DomainMapper,
     NoDomainMapperFoundError,
-    _is_type_like,
-    _mapper_for_command,
+    cast_errors,
+    cast_from,
+    is_type_like,
+    map_cast,
+    mapper_for_command,
+    runtime_name,
 )
 from .errors import (
     CannotAccessDomainError,
@@ -133,13 +137,6 @@ class CommandBase(Generic[InputsT, ResultT]):
     @classmethod
     def domain(cls) -> Domain:
         return cls._domain
-
-    @classmethod
-    def _place_in(cls, domain: Domain) -> None:
-        cls._domain = domain
-        cls._full_name = domain.command_full_name(cls.__name__)
-        cls._runtime_name = underscore(cls._full_name)
-        cls.spec = _make_spec(cls)
 
     @classmethod
     def inputs_type(cls) -> type[BaseModel] | None:
@@ -289,7 +286,7 @@ class CommandBase(Generic[InputsT, ResultT]):
     def _take_subcommand_outcome(self, command: type[CommandBase[Any, R]], outcome: Outcome[R]) -> R:
         if outcome.is_success():
             return outcome.result  # type: ignore[return-value]
-        for error in outcome._errors:
+        for error in outcome.errors:
             self.add_error(error.with_runtime_prefix(command._runtime_name))
         raise Halt
 
@@ -308,7 +305,7 @@ class CommandBase(Generic[InputsT, ResultT]):
             )
         inputs_mapper = None if value is None else self._mapper_for(value, command)
         result_mapper = None
-        if to is not None and _is_type_like(command._result_type):
+        if to is not None and is_type_like(command._result_type):
             try:  # by the subcommand's result type; failing that, by its result once it has run
                 result_mapper = self._mapper_for(command._result_type, to)
             except NoDomainMapperFoundError as missing:
@@ -326,7 +323,7 @@ class CommandBase(Generic[InputsT, ResultT]):
 
     def _mapper_for(self, from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
         cls = type(self)
-        mapper = _mapper_for_command(cls, from_, to)
+        mapper = mapper_for_command(cls, from_, to)
         if not cls._domain.can_run_commands_of(mapper.domain()):
             raise CannotAccessDomainError(
                 f"{cls.full_name()} (domain {cls._domain.full_name}) cannot use the domain mapper "
@@ -339,12 +336,12 @@ class CommandBase(Generic[InputsT, ResultT]):
         run with data errors, as bad inputs to a subcommand would (the mapper leads the runtime
         path: `crm::contact_to_customer>data.from.email.missing_required_attribute`)."""
         try:
-            from_value = mapper._cast_from(value)
+            from_value = cast_from(mapper, value)
         except ValidationError as exc:
-            for error in mapper._cast_errors(value, exc):
-                self.add_error(error.with_runtime_prefix(mapper._runtime_name()))
+            for error in cast_errors(mapper, value, exc):
+                self.add_error(error.with_runtime_prefix(runtime_name(mapper)))
             raise Halt from None
-        return mapper._map_cast(from_value)
+        return map_cast(mapper, from_value)
 
     # --- running -------------------------------------------------------------------------
 
@@ -468,9 +465,18 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     cls._result_node, cls._result_validate = _result_of(cls, result_type)
     cls._result_exact = _exact_result_class(result_type)
 
-    cls._place_in(GLOBAL_DOMAIN)  # until a decorator places it elsewhere (which makes the spec)
+    place_in(cls, GLOBAL_DOMAIN)  # until a decorator places it elsewhere (which makes the spec)
     if "execute" in overrides and not cls.__dict__.get("abstract", False):
         registry.current().add_pending(cls)
+
+
+def place_in(cls: type[CommandBase[Any, Any]], domain: Domain) -> None:
+    """Move a command class into `domain`: its full name, runtime name and spec follow. Registering
+    it under the new name is the caller's part (`domain.place_command` does both)."""
+    cls._domain = domain
+    cls._full_name = domain.command_full_name(cls.__name__)
+    cls._runtime_name = underscore(cls._full_name)
+    cls.spec = _make_spec(cls)
 
 
 def _make_spec(cls: type[CommandBase[Any, Any]]) -> CommandSpec:
@@ -498,6 +504,7 @@ def _make_spec(cls: type[CommandBase[Any, Any]]) -> CommandSpec:
         hooks=cls._overrides,
         transaction_resources=tuple(resources.values()),
         runtime_name=cls._runtime_name or underscore(cls.__name__),
+        is_abstract=inputs_caster is None or bool(cls.__dict__.get("abstract", False)),
     )
 
 
@@ -527,7 +534,7 @@ def _dependencies(
         if isinstance(item, type) and issubclass(item, CommandBase):
             commands.append(item)
         elif isinstance(item, type) and issubclass(item, DomainMapper):
-            if isinstance(item._from_type, TypeVar) or isinstance(item._to_type, TypeVar):
+            if isinstance(item.from_type(), TypeVar) or isinstance(item.to_type(), TypeVar):
                 raise TypeError(f"{cls.__name__}.depends_on lists {item.__name__}, a generic mapper base")
             mappers.append(item)
         else:
@@ -747,3 +754,7 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
     async def after_execute(self, result: ResultT) -> ResultT:
         """Sees (and may replace) the result before it is checked against the result type."""
         return result
+
+
+for _base in (CommandBase, Command, AsyncCommand):  # bases to subclass: their specs say abstract
+    _base.spec = _make_spec(_base)

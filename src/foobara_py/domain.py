@@ -194,7 +194,9 @@ GLOBAL_DOMAIN._dependencies = []
 
 def place_command(command: type[CommandBase[Any, Any]], domain: Domain) -> None:
     """Put `command` in `domain` under its full name there (leaving the name it had before)."""
-    command._place_in(domain)
+    from .command import place_in  # command imports this module
+
+    place_in(command, domain)
     registry.current().add_command(command)
 
 

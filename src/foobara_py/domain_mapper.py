@@ -28,6 +28,7 @@ from . import registry
 from .domain import GLOBAL_DOMAIN, Domain
 from .errors import CouldNotProcessResultError, FoobaraError, FrameworkUsageError, UnsupportedTypeError
 from .naming import underscore
+from .spec import CommandSpec
 from .types import FieldSpec, TypeNode, generic_arguments, node_for
 from .validation import translate_errors
 
@@ -153,7 +154,7 @@ class DomainMapper(Generic[FromT, ToT]):
         """Cast `value` to the from type (a dict is fine for a model), map it, and cast the result
         to the to type. A value that does not fit raises pydantic's `ValidationError`; a `map()`
         whose result does not fit raises `CouldNotProcessResultError` (a bug in the mapper)."""
-        mapped: ToT = cls._map_cast(cls._cast_from(value))
+        mapped: ToT = map_cast(cls, cast_from(cls, value))
         return mapped
 
     @classmethod
@@ -175,12 +176,6 @@ class DomainMapper(Generic[FromT, ToT]):
         """`Org::Domain::MapperName`, or just the class name in the global domain."""
         return cls._domain.command_full_name(cls.__name__)
 
-    # --- used by commands (and map_value) --------------------------------------------------
-
-    @classmethod
-    def _runtime_name(cls) -> str:
-        return underscore(cls.full_name())
-
     @classmethod
     def _adapters(cls) -> tuple[TypeAdapter[Any], TypeAdapter[Any]]:
         if cls._from_adapter is None or cls._to_adapter is None:
@@ -189,42 +184,53 @@ class DomainMapper(Generic[FromT, ToT]):
             )
         return cls._from_adapter, cls._to_adapter
 
-    @classmethod
-    def _cast_from(cls, value: Any) -> Any:
-        return cls._adapters()[0].validate_python(value)
 
-    @classmethod
-    def _map_cast(cls, from_value: Any) -> Any:
-        """Map an already cast value and check the result against the to type."""
-        mapped = cls(from_value).map()
+# ---------------------------------------------------------------------------------------------
+# Running a mapper: for commands (`run_mapped_subcommand`) and `map_value`. Functions rather than
+# methods, so a user's mapper class has only the names it means to have.
+
+
+def runtime_name(mapper: type[DomainMapper[Any, Any]]) -> str:
+    """The name a mapper's errors carry in a command's runtime path, `crm::contact_to_customer`."""
+    return underscore(mapper.full_name())
+
+
+def cast_from(mapper: type[DomainMapper[Any, Any]], value: Any) -> Any:
+    """`value` cast to the mapper's from type; pydantic's `ValidationError` if it does not fit."""
+    return mapper._adapters()[0].validate_python(value)
+
+
+def map_cast(mapper: type[DomainMapper[Any, Any]], from_value: Any) -> Any:
+    """Map an already cast value and check the result against the to type."""
+    mapped = mapper(from_value).map()
+    try:
+        return mapper._adapters()[1].validate_python(mapped)
+    except ValidationError as exc:
+        raise CouldNotProcessResultError(
+            f"{mapper.full_name()}.map() returned a value that does not fit {_type_name(mapper._to_type)}: "
+            f"{_summary(exc)}"
+        ) from None
+
+
+def cast_errors(mapper: type[DomainMapper[Any, Any]], value: Any, exc: ValidationError) -> list[FoobaraError]:
+    """Why `value` does not fit the from type, as the data errors of an input named `from`
+    (Ruby's mappers are commands whose input is `from`)."""
+    if mapper._from_node is None:
         try:
-            return cls._adapters()[1].validate_python(mapped)
-        except ValidationError as exc:
-            raise CouldNotProcessResultError(
-                f"{cls.full_name()}.map() returned a value that does not fit {_type_name(cls._to_type)}: "
-                f"{_summary(exc)}"
-            ) from None
-
-    @classmethod
-    def _cast_errors(cls, value: Any, exc: ValidationError) -> list[FoobaraError]:
-        """Why `value` does not fit the from type, as the data errors of an input named `from`
-        (Ruby's mappers are commands whose input is `from`)."""
-        if cls._from_node is None:
-            try:
-                cls._from_node = node_for(cls._from_type)
-            except UnsupportedTypeError:
-                return [
-                    FoobaraError(
-                        symbol="cannot_cast",
-                        message=f"At from: Cannot cast to {_type_name(cls._from_type)}: {_summary(exc)}",
-                        category="data",
-                        path=("from",),
-                        is_fatal=True,
-                    )
-                ]
-        root = TypeNode(type="attributes", fields={"from": FieldSpec(name="from", node=cls._from_node, required=True)})
-        errors = [{**error, "loc": ("from", *error["loc"])} for error in exc.errors(include_url=False)]
-        return translate_errors(root, {"from": value}, errors)
+            mapper._from_node = node_for(mapper._from_type)
+        except UnsupportedTypeError:
+            return [
+                FoobaraError(
+                    symbol="cannot_cast",
+                    message=f"At from: Cannot cast to {_type_name(mapper._from_type)}: {_summary(exc)}",
+                    category="data",
+                    path=("from",),
+                    is_fatal=True,
+                )
+            ]
+    root = TypeNode(type="attributes", fields={"from": FieldSpec(name="from", node=mapper._from_node, required=True)})
+    errors = [{**error, "loc": ("from", *error["loc"])} for error in exc.errors(include_url=False)]
+    return translate_errors(root, {"from": value}, errors)
 
 
 def _prepare_mapper(cls: type[DomainMapper[Any, Any]]) -> None:
@@ -246,7 +252,7 @@ def _prepare_mapper(cls: type[DomainMapper[Any, Any]]) -> None:
 
 
 def _is_command_class(value: Any) -> bool:
-    return isinstance(value, type) and hasattr(value, "_inputs_caster") and callable(getattr(value, "run", None))
+    return isinstance(value, type) and isinstance(getattr(value, "spec", None), CommandSpec)
 
 
 def _check_declared(cls: type[DomainMapper[Any, Any]], declared: Any, side: str) -> None:
@@ -319,7 +325,7 @@ def find_mapper(*, from_: Any, to: Any, domains: Iterable[Domain | None] | None 
     return _best(all_mappers(domains), from_, to)
 
 
-def _mapper_for_command(command: type[CommandBase[Any, Any]], from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
+def mapper_for_command(command: type[CommandBase[Any, Any]], from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
     """The mapper `command` must use to map `from_` to `to`, chosen among the ones it declares.
 
     A registered mapper it does not declare that would do raises ForgotToDependOnDomainMapperError.
@@ -327,7 +333,7 @@ def _mapper_for_command(command: type[CommandBase[Any, Any]], from_: Any, to: An
     mapper maps to `to`, is taken to be bad data for that mapper: it is returned, and casting the
     value will say what is wrong. Anything else that no mapper takes raises NoDomainMapperFoundError.
     """
-    declared: Collection[type[DomainMapper[Any, Any]]] = command._mappers
+    declared: Collection[type[DomainMapper[Any, Any]]] = command.spec.domain_mappers
     try:
         return _best(declared, from_, to)
     except AmbiguousDomainMapperError:
@@ -366,14 +372,14 @@ def _best(mappers: Iterable[type[DomainMapper[Any, Any]]], from_: Any, to: Any) 
     return winners[0]
 
 
-def _is_type_like(value: Any) -> bool:
+def is_type_like(value: Any) -> bool:
     """Whether `value` is a type (`Customer`, `list[int]`, `int | None`) rather than a value."""
     return isinstance(value, type) or typing.get_origin(value) is not None
 
 
 def _is_plain_data(value: Any) -> bool:
     """A builtin value (dict, list, str, int...): data that came from outside, not a domain object."""
-    return type(value).__module__ == "builtins" and not _is_type_like(value)
+    return type(value).__module__ == "builtins" and not is_type_like(value)
 
 
 def _is_subclass(kind: Any, of: Any) -> bool:
@@ -404,7 +410,7 @@ def _from_score(mapper: type[DomainMapper[Any, Any]], from_: Any) -> tuple[int, 
     takes = mapper._from_type
     if _is_command_class(from_):
         from_ = from_.result_type()
-    if _is_type_like(from_):
+    if is_type_like(from_):
         if from_ == takes:
             return _FROM_EXACT, None
         if _is_subclass(from_, takes):
@@ -415,7 +421,7 @@ def _from_score(mapper: type[DomainMapper[Any, Any]], from_: Any) -> tuple[int, 
     if _is_instance(from_, takes):
         return _FROM_SUBCLASS, None
     try:
-        mapper._cast_from(from_)
+        cast_from(mapper, from_)
     except ValidationError as exc:
         return 0, _summary(exc)
     return _FROM_ACCEPTS, None
@@ -434,7 +440,7 @@ def _type_name(kind: Any) -> str:
 def _describe_from(from_: Any) -> str:
     if _is_command_class(from_):
         return f"the result of {from_.full_name()} ({_type_name(from_.result_type())})"
-    if _is_type_like(from_):
+    if is_type_like(from_):
         return _type_name(from_)
     name = type(from_).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

@@ -54,8 +54,7 @@ def commands_of(module: ModuleType) -> list[Any]:
     found: list[Any] = []
     for value in vars(module).values():
         if isinstance(value, type) and issubclass(value, CommandBase):
-            runnable = value._inputs_caster is not None and not value.__dict__.get("abstract", False)
-            if not runnable:
+            if value.spec.is_abstract:
                 continue
         elif not isinstance(value, (Domain, Organization)):
             continue

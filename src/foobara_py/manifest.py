@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import gc
 import json
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ class ManifestEntryNotFoundError(LookupError):
 
 
 # --------------------------------------------------------------------------------------------
-# Per-command facts, cached on the class until the registry changes.
+# Per-command facts, cached per command until the registry changes.
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,20 @@ class CommandFacts:
         return self.inputs_types | self.result_types | self.errors_types
 
 
+# Weak keys: a command class dropped by its program (a test's, say) takes its facts with it.
+_facts: weakref.WeakKeyDictionary[type[CommandBase[Any, Any]], tuple[int, CommandFacts]] = weakref.WeakKeyDictionary()
+
+
 def command_facts(command: type[CommandBase[Any, Any]]) -> CommandFacts:
     version = registry.current().version
-    cached = command.__dict__.get("_manifest_facts")
+    cached = _facts.get(command)
     if cached is not None and cached[0] == version:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     possible = possible_errors_of_command(command, lambda sub: command_facts(sub).possible_errors)
-    inputs_node = command._inputs_node
+    spec = command.spec
+    inputs_node = spec.inputs_node
     inputs_types = types_depended_on(inputs_node) if inputs_node is not None else set()
-    result_node = command._result_node
+    result_node = spec.result_node
     if result_node is None:
         result_types: set[str] = set()
     elif is_registered(result_node):
@@ -78,7 +84,7 @@ def command_facts(command: type[CommandBase[Any, Any]]) -> CommandFacts:
     for error in {id(entry.error): entry.error for entry in possible}.values():
         errors_types |= types_depended_on(error)
     facts = CommandFacts(possible, inputs_types, result_types, errors_types)
-    command._manifest_facts = (version, facts)  # type: ignore[attr-defined]
+    _facts[command] = (version, facts)
     return facts
 
 
@@ -134,16 +140,17 @@ class _Builder:
     # --- what to include ---------------------------------------------------------------
 
     def add_command(self, command: type[CommandBase[Any, Any]]) -> None:
-        if command.full_name() in self.commands:
+        spec = command.spec
+        if spec.full_name in self.commands:
             return
-        self.commands[command.full_name()] = command
-        self.add_domain(command.domain())
+        self.commands[spec.full_name] = command
+        self.add_domain(spec.domain)
         facts = command_facts(command)
         for name in facts.all_types:
             self.add_type(name)
         for entry in facts.possible_errors:
             self.add_error(entry.error)
-        for subcommand in command._subcommands:
+        for subcommand in spec.depends_on:
             self.add_command(subcommand)
 
     def add_domain(self, domain: Domain) -> None:
@@ -214,15 +221,16 @@ class _Builder:
         }
 
     def command_entry(self, command: type[CommandBase[Any, Any]]) -> dict[str, Any]:
-        domain = command.domain()
-        full_path = command.full_name().split("::")
+        spec = command.spec
+        domain = spec.domain
+        full_path = spec.full_name.split("::")
         entry = _scoped(
-            "command", command.full_name(), full_path, [full_path[-1]], None,
+            "command", spec.full_name, full_path, [full_path[-1]], None,
             domain.full_name, domain.organization_name, ("domain", domain.full_name),
         )  # fmt: skip
         facts = command_facts(command)
         rs = self.remove_sensitive
-        inputs = command._inputs_node
+        inputs = spec.inputs_node
         lists = {
             "types_depended_on": sorted(facts.all_types),
             "inputs_types_depended_on": sorted(facts.inputs_types),
@@ -231,7 +239,7 @@ class _Builder:
             "possible_errors": {
                 e.key: e.manifest() for e in facts.possible_errors if not (rs and _under_hidden(inputs, e))
             },
-            "depends_on": sorted(c.full_name() for c in command._subcommands),
+            "depends_on": sorted(c.spec.full_name for c in spec.depends_on),
         }
         entry.update({key: value for key, value in lists.items() if value})
         entry["inputs_type"] = (
@@ -239,11 +247,11 @@ class _Builder:
             if inputs is not None
             else {"type": "attributes", "element_type_declarations": {}}
         )
-        entry["description"] = command.description
-        result = command._result_node
+        entry["description"] = spec.description
+        result = spec.result_node
         if result is not None:
             entry["result_type"] = result.declaration(remove_sensitive=rs)
-        if command.is_query:
+        if spec.is_query:
             entry["is_query"] = True
         return entry
 
@@ -262,7 +270,7 @@ class _Builder:
                 "domain", name, full_path, [domain.name], None, name, domain.organization_name,
                 ("organization", domain.organization_name),
             )  # fmt: skip
-        entry["commands"] = sorted(c for c, cls in self.commands.items() if cls.domain().full_name == name)
+        entry["commands"] = sorted(c for c, cls in self.commands.items() if cls.spec.domain.full_name == name)
         entry["types"] = sorted(t for t in self.types if self.type_domain(t) == name)
         dependencies = sorted(d.full_name for d in domain.dependencies)
         if dependencies:
@@ -421,9 +429,9 @@ def _commands_in(root: Any, snapshot: Snapshot) -> list[type[CommandBase[Any, An
     if isinstance(root, type) and issubclass(root, CommandBase):
         return [root]
     if isinstance(root, Domain):
-        return [c for c in snapshot.commands.values() if c.domain().full_name == root.full_name]
+        return [c for c in snapshot.commands.values() if c.spec.domain.full_name == root.full_name]
     if isinstance(root, Organization):
-        return [c for c in snapshot.commands.values() if c.domain().organization_name == root.full_name]
+        return [c for c in snapshot.commands.values() if c.spec.domain.organization_name == root.full_name]
     if isinstance(root, str):
         return [registry.current().command(root)]
     raise TypeError(f"manifest() takes commands, domains and organizations, not {root!r}")

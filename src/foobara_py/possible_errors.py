@@ -295,8 +295,10 @@ def _collect_errors(
 
 def _declared_error_class(command: type[CommandBase[Any, Any]], declared: PossibleError) -> ErrorClass:
     name = f"{classify(declared.symbol)}Error"
-    domain = command.domain()
-    command_path = command.full_name().split("::")
+    spec = command.spec
+    domain = spec.domain
+    full_name = spec.full_name
+    command_path = full_name.split("::")
     context = declared.context
     if context is None:
         context_node = attributes_node({})
@@ -306,17 +308,17 @@ def _declared_error_class(command: type[CommandBase[Any, Any]], declared: Possib
         context_node = attributes_node({key: node_for(kind) for key, kind in dict(context).items()})
     data = declared.category == "data"
     return ErrorClass(
-        reference=f"{command.full_name()}::{name}",
+        reference=f"{full_name}::{name}",
         symbol=declared.symbol,
         category=declared.category,
         context=context_node,
         base_error="Foobara::Value::DataError" if data else "Foobara::RuntimeError",
-        parent=("command", command.full_name()),
+        parent=("command", full_name),
         domain=domain.full_name,
         organization=domain.organization_name,
         scoped_path=[name],
         full_path=[*command_path, name],
-        error_class=f"{command.full_name()}::{name}",
+        error_class=f"{full_name}::{name}",
         message=declared.message,
     )
 
@@ -330,17 +332,18 @@ def possible_errors_of_command(
     list (a cache, for the manifest); by default it is computed."""
     errors_of_subcommand = errors_of_subcommand or possible_errors_of_command
     entries: dict[str, PossibleErrorEntry] = {}
-    node = command._inputs_node
+    spec = command.spec
+    node = spec.inputs_node
     inputs = errors_of_type(node) if node is not None else [_entry(CANNOT_CAST, ()), _entry(UNEXPECTED, ())]
     for entry in inputs:
         entries.setdefault(entry.key, entry)
-    for declared in command._declared_errors.values():
+    for declared in spec.possible_errors.values():
         error = _declared_error_class(command, declared)
         entry = PossibleErrorEntry(declared.category, declared.symbol, declared.path, error)
         entries.setdefault(entry.key, entry)
-    for subcommand in sorted(command._subcommands, key=lambda c: c.full_name()):
+    for subcommand in sorted(spec.depends_on, key=lambda c: c.spec.full_name):
         for entry in errors_of_subcommand(subcommand):
-            prefixed = entry.prefixed(subcommand._runtime_name)
+            prefixed = entry.prefixed(subcommand.spec.runtime_name)
             entries.setdefault(prefixed.key, prefixed)
     return [entries[key] for key in sorted(entries)]
 

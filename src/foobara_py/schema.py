@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import PydanticUndefined
 
 from .error_catalogue import CONSTRAINTS
 from .jsonable import to_json
 from .types import FieldSpec, TypeNode
+
+if TYPE_CHECKING:
+    from .command import CommandBase
 
 __all__ = ["inputs_json_schema", "json_schema", "result_json_schema"]
 
@@ -66,14 +69,14 @@ def json_schema(node: TypeNode | None, *, remove_sensitive: bool = False) -> dic
     return schema
 
 
-def inputs_json_schema(command: Any, *, remove_sensitive: bool = False) -> dict[str, Any]:
+def inputs_json_schema(command: type[CommandBase[Any, Any]], *, remove_sensitive: bool = False) -> dict[str, Any]:
     """The JSON Schema of a command's inputs (an MCP tool's `inputSchema`)."""
-    return json_schema(command._inputs_node, remove_sensitive=remove_sensitive)
+    return json_schema(command.spec.inputs_node, remove_sensitive=remove_sensitive)
 
 
-def result_json_schema(command: Any, *, remove_sensitive: bool = False) -> dict[str, Any]:
+def result_json_schema(command: type[CommandBase[Any, Any]], *, remove_sensitive: bool = False) -> dict[str, Any]:
     """The JSON Schema of a command's result; `{}` for a result of any type."""
-    node = command._result_node
+    node = command.spec.result_node
     if node is None:
         return {"type": "null"}
     return json_schema(node, remove_sensitive=remove_sensitive)

@@ -58,3 +58,6 @@ class CommandSpec:
     """What a run opens transactions on: its own resources and its subcommands'."""
     runtime_name: str
     """The name its errors carry in a caller's runtime path, `acme::math::add`."""
+    is_abstract: bool
+    """A base for other commands, not one to run: it says `abstract = True`, or leaves its types
+    generic (`Command[InputsT, ResultT]`). It is not registered, and loaders pass it by."""
