@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import typing
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
@@ -346,10 +346,10 @@ class CommandBase(Generic[InputsT, ResultT]):
     # --- running -------------------------------------------------------------------------
 
     @classmethod
-    def _new(cls, raw_inputs: dict[str, Any]) -> CommandBase[InputsT, ResultT]:
-        command = cls.__new__(cls)
-        command.raw_inputs = raw_inputs
-        return command
+    def _compile_plan(cls) -> lifecycle.Plan:
+        """The plan of this class's runs (compiled on its first run, and after a callback or a
+        lifecycle step is added)."""
+        return cls._plan or _compile(cls)
 
     @classmethod
     def _check_result(cls, result: Any) -> Any:
@@ -614,16 +614,20 @@ class Command(CommandBase[InputsT, ResultT]):
     the command's own code.
     """
 
-    @classmethod
-    def run(cls, /, **inputs: Any) -> Outcome[ResultT]:
-        command = cls.__new__(cls)
-        command.raw_inputs = inputs
-        return lifecycle.run_sync(command, cls._plan or _compile(cls))
+    if TYPE_CHECKING:
+
+        @classmethod
+        def run(cls, /, **inputs: Any) -> Outcome[ResultT]:
+            """Run the command with these inputs; an `Outcome`, never an exception for bad input."""
+            ...
+
+    else:
+        run = classmethod(lifecycle.run_sync)  # the runner itself: no frame of its own in between
 
     def run_subcommand(self, command: type[CommandBase[Any, R]], /, **inputs: Any) -> R:
         """Run a command listed in `depends_on`; its result, or halt with its errors."""
         self._check_subcommand(command)
-        outcome: Outcome[R] = lifecycle.run_sync(command._new(inputs), command._plan or _compile(command))
+        outcome: Outcome[R] = lifecycle.run_sync(command, **inputs)
         return self._take_subcommand_outcome(command, outcome)
 
     @overload
@@ -681,13 +685,15 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
 
     _is_async = True
 
-    @classmethod
-    def run(cls, /, **inputs: Any) -> Coroutine[Any, Any, Outcome[ResultT]]:
-        """`await FetchUser.run(user_id=1)`: the run's coroutine (made here, without a coroutine
-        of its own around it: one frame less for every run in flight)."""
-        command = cls.__new__(cls)
-        command.raw_inputs = inputs
-        return lifecycle.run_async(command, cls._plan or _compile(cls))
+    if TYPE_CHECKING:
+
+        @classmethod
+        async def run(cls, /, **inputs: Any) -> Outcome[ResultT]:
+            """`await FetchUser.run(user_id=1)`: an `Outcome`, never an exception for bad input."""
+            ...
+
+    else:
+        run = classmethod(lifecycle.run_async)  # the runner itself: no coroutine of its own around it
 
     async def run_subcommand(self, command: type[CommandBase[Any, R]], /, **inputs: Any) -> R:
         """Run a command listed in `depends_on` (async or sync); its result, or halt with its
@@ -699,9 +705,10 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
         self._subtasks.add(task)  # type: ignore[arg-type]
         self._inflight += 1
         try:
-            sub, plan = command._new(inputs), command._plan or _compile(command)
             outcome: Outcome[R] = (
-                await lifecycle.run_async(sub, plan) if command._is_async else lifecycle.run_sync(sub, plan)
+                await lifecycle.run_async(command, **inputs)
+                if command._is_async
+                else lifecycle.run_sync(command, **inputs)
             )
             return self._take_subcommand_outcome(command, outcome)
         finally:

@@ -35,6 +35,7 @@ from .outcome import Outcome
 if TYPE_CHECKING:
     from .callbacks import CallbackSet
     from .command import CommandBase
+    from .types import TypeNode
 
 __all__ = ["State", "Step", "Transition", "add_step", "drive_async", "drive_sync"]
 
@@ -145,14 +146,17 @@ def _cast_and_validate_inputs(command: CommandBase[Any, Any]) -> None:
         _recover_inputs(command, error)
 
 
-def _recover_inputs(command: Any, error: ValidationError) -> None:
-    """The failure path of casting the inputs: Ruby's casts, or Foobara's errors."""
+def _recover_inputs(command: Any, error: ValidationError, *, halt: bool = False) -> None:
+    """The failure path of casting the inputs: Ruby's casts, or Foobara's errors (and, with
+    `halt`, the run stops on them)."""
     inputs, errors = type(command)._inputs_caster.recover(command.raw_inputs, error)
-    if errors:
-        for problem in errors:
-            command._record(problem)
-    else:
+    if not errors:
         command.inputs = inputs
+        return
+    for problem in errors:
+        command._record(problem)
+    if halt:
+        raise Halt
 
 
 def _run_execute(command: Any) -> Generator[Any, Any, None]:
@@ -168,19 +172,8 @@ def _run_execute(command: Any) -> Generator[Any, Any, None]:
         result = yield partial(command.after_execute, result)
         if command._errors:
             raise Halt
-    command.result = type(command)._check_result(result)
-
-
-def _succeeded(command: Any, result: Any) -> Outcome[Any]:
-    """The end of a direct run whose `execute` (and `after_execute`) gave `result`."""
-    if command._errors:
-        raise Halt
-    cls = type(command)
-    command.result = result if type(result) is cls._result_exact else cls._check_result(result)
-    command.state = _SUCCEEDED
-    outcome = _new_outcome(Outcome)
-    outcome.result, outcome._errors, outcome._result_type = command.result, (), cls._result_node
-    return outcome
+    plan = type(command)._plan
+    command.result = result if type(result) is plan.result_exact else plan.check_result(result)
 
 
 _new_outcome = Outcome.__new__
@@ -267,6 +260,9 @@ class Plan:
     direct_hooks: tuple[tuple[State, str], ...]
     after_execute: bool
     validate_inputs: Callable[[Any], Any]  # the inputs caster's success path
+    check_result: Callable[[Any], Any]  # casts a result, raising CouldNotProcessResultError
+    result_exact: type | None  # a result of exactly this class is taken as it is
+    result_node: TypeNode | None
 
 
 def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, CallbackSet]) -> Plan:
@@ -313,6 +309,9 @@ def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, Callb
         direct_hooks=tuple(direct_hooks),
         after_execute="after_execute" in cls.spec.hooks,
         validate_inputs=cls._inputs_caster.validate,  # type: ignore[union-attr]
+        check_result=cls._check_result,
+        result_exact=cls._result_exact,
+        result_node=cls.spec.result_node,
     )
 
 
@@ -361,55 +360,70 @@ class Around:
         return await proceed_from(0)
 
 
-def run_sync(command: Any, plan: Plan) -> Outcome[Any]:
-    """A Command's run: a direct plan called step by step, anything else the lifecycle driven.
-    Whatever goes wrong in a direct run is handed to the lifecycle's own endings."""
+# The two runners: `Command.run` and `AsyncCommand.run`. A plan whose steps are only casting the
+# inputs and calling hooks (most commands) is run right here, step by step; any other plan is the
+# lifecycle generator, driven. Either way a run that does not succeed ends in `_end_early`. These
+# two functions are the one place where the sync and the async path are written out twice (the
+# second awaiting where the first calls): run through the generator, a plain command costs about
+# 30% more, and the success path's speed is what the project promises.
+
+
+def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
+    """Run the command with these inputs. Returns an `Outcome`; bad input and exceptions in the
+    command's own code are errors in it, never raised."""
+    plan = cls._plan or cls._compile_plan()
+    command: Any = cls.__new__(cls)
+    command.raw_inputs = inputs
     if not plan.direct:
         return drive_sync(run(command, plan))
     try:
         try:
-            command.inputs = plan.validate_inputs(command.raw_inputs)
+            command.inputs = plan.validate_inputs(inputs)
         except ValidationError as error:
-            _recover_inputs(command, error)
+            _recover_inputs(command, error, halt=True)
         for state, hook in plan.direct_hooks:
-            if command._errors:
-                raise Halt
             command.state = state
             getattr(command, hook)()
-        if command._errors:
-            raise Halt
+            if command._errors:
+                raise Halt
         command.state = _VALIDATED_EXECUTION
         result = command.execute()
         if plan.after_execute:
             if command._errors:
                 raise Halt
             result = command.after_execute(result)
-        outcome = _succeeded(command, result)
+        if command._errors:
+            raise Halt
+        command.result = result if type(result) is plan.result_exact else plan.check_result(result)
+        command.state = _SUCCEEDED
+        outcome = _new_outcome(Outcome)
+        outcome.result, outcome._errors, outcome._result_type = command.result, (), plan.result_node
     except BaseException as raised:
         outcome = drive_sync(_end_early(command, plan, _caught(raised)))
     command.outcome = outcome
     return outcome
 
 
-async def run_async(command: Any, plan: Plan) -> Outcome[Any]:
-    """An AsyncCommand's run: `run_sync`, awaiting where it calls (an AsyncCommand's hooks may
-    also be plain functions)."""
+async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
+    """Run the command with these inputs: `await FetchUser.run(user_id=1)`. `run_sync`, awaiting
+    where it calls (an AsyncCommand's hooks may also be plain functions)."""
+    plan = cls._plan or cls._compile_plan()
+    command: Any = cls.__new__(cls)
+    command.raw_inputs = inputs
     if not plan.direct:
         return await drive_async(run(command, plan))
     try:
         try:
-            command.inputs = plan.validate_inputs(command.raw_inputs)
+            command.inputs = plan.validate_inputs(inputs)
         except ValidationError as error:
-            _recover_inputs(command, error)
+            _recover_inputs(command, error, halt=True)
         for state, hook in plan.direct_hooks:
-            if command._errors:
-                raise Halt
             command.state = state
             value = getattr(command, hook)()
             if inspect.isawaitable(value):
                 await value
-        if command._errors:
-            raise Halt
+            if command._errors:
+                raise Halt
         command.state = _VALIDATED_EXECUTION
         result = command.execute()
         if type(result) is CoroutineType or inspect.isawaitable(result):
@@ -420,7 +434,12 @@ async def run_async(command: Any, plan: Plan) -> Outcome[Any]:
             result = command.after_execute(result)
             if inspect.isawaitable(result):
                 result = await result
-        outcome = _succeeded(command, result)
+        if command._errors:
+            raise Halt
+        command.result = result if type(result) is plan.result_exact else plan.check_result(result)
+        command.state = _SUCCEEDED
+        outcome = _new_outcome(Outcome)
+        outcome.result, outcome._errors, outcome._result_type = command.result, (), plan.result_node
     except BaseException as raised:
         outcome = await drive_async(_end_early(command, plan, _caught(raised)))
     command.outcome = outcome
@@ -459,7 +478,7 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
             if command._errors:
                 command.state = State.FAILED
         outcome: Outcome[Any] = (
-            Outcome(command.result, (), type(command)._result_node)
+            Outcome(command.result, (), plan.result_node)
             if not command._errors
             else Outcome(None, command._errors.values())
         )
