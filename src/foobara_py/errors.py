@@ -58,10 +58,10 @@ def to_sentence(items: Iterable[str]) -> str:
     return f"{', '.join(words[:-1])}, and {words[-1]}"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class FoobaraError:
     """One problem a command reports: what went wrong (`symbol`), where (`path`), and in which
-    subcommand (`runtime_path`)."""
+    subcommand (`runtime_path`). Immutable."""
 
     symbol: str
     message: str
@@ -73,7 +73,31 @@ class FoobaraError:
     # The exception behind an `execution_error`; kept for debugging, never serialized.
     cause: BaseException | None = field(default=None, repr=False, compare=False)
 
-    @property
+    def __init__(
+        self,
+        symbol: str,
+        message: str,
+        category: Category = "runtime",
+        path: tuple[PathPart, ...] = (),
+        runtime_path: tuple[str, ...] = (),
+        context: Mapping[str, Any] | None = None,
+        is_fatal: bool = False,
+        cause: BaseException | None = None,
+    ) -> None:
+        # One write to the instance dict instead of a frozen dataclass's eight guarded ones:
+        # failing runs make these on their path.
+        self.__dict__.update(
+            symbol=symbol,
+            message=message,
+            category=category,
+            path=path,
+            runtime_path=runtime_path,
+            context={} if context is None else context,
+            is_fatal=is_fatal,
+            cause=cause,
+        )
+
+    @cached_property
     def key(self) -> str:
         return error_key(self.category, self.symbol, self.path, self.runtime_path)
 

@@ -84,7 +84,7 @@ LEADS_TO: dict[Transition, State] = {
 # The transitions of a successful run before `succeed`, in order.
 RUN_ORDER = tuple(Transition)[:7]
 # Enum members, looked up once: reading `State.X` costs an attribute walk on every run.
-_VALIDATED_EXECUTION, _SUCCEEDED = State.VALIDATED_EXECUTION, State.SUCCEEDED
+_VALIDATED_EXECUTION, _SUCCEEDED, _FAILED = State.VALIDATED_EXECUTION, State.SUCCEEDED, State.FAILED
 
 
 class Halt(BaseException):
@@ -398,6 +398,9 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
         command.state = _SUCCEEDED
         outcome = _new_outcome(Outcome)
         outcome.result, outcome._errors, outcome._result_type = command.result, (), plan.result_node
+    except Halt:  # a direct plan has no transaction and no callback: nothing else to undo
+        command.state = _FAILED
+        outcome = _halted(command)
     except BaseException as raised:
         outcome = drive_sync(_end_early(command, plan, _caught(raised)))
     command.outcome = outcome
@@ -441,7 +444,11 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
         outcome = _new_outcome(Outcome)
         outcome.result, outcome._errors, outcome._result_type = command.result, (), plan.result_node
     except BaseException as raised:
-        outcome = await drive_async(_end_early(command, plan, _caught(raised)))
+        if type(raised) is Halt and not command._inflight:
+            command.state = _FAILED
+            outcome = _halted(command)
+        else:  # subcommands still running in other tasks are waited for (or cancelled) first
+            outcome = await drive_async(_end_early(command, plan, _caught(raised)))
     command.outcome = outcome
     return outcome
 
@@ -510,8 +517,7 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
     # framework and a cancellation go on up once the run has ended.
     escapes = other is not None and (not isinstance(other, Exception) or isinstance(other, FrameworkUsageError))
     if other is None:
-        if not command._errors:
-            command._record(FoobaraError("halted", "The command halted without reporting an error", "runtime"))
+        _report_halt(command)
     else:
         command.exception = other
         if not escapes:
@@ -524,7 +530,19 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
     if escapes:
         assert other is not None
         raise other
+    return _halted(command)
+
+
+def _halted(command: Any) -> Outcome[Any]:
+    """The outcome of a run that did not succeed: its errors."""
+    _report_halt(command)
     return Outcome(None, tuple(command._errors.values()))
+
+
+def _report_halt(command: Any) -> None:
+    """A run that stopped without reporting an error fails with `runtime.halted`."""
+    if not command._errors:
+        command._record(FoobaraError("halted", "The command halted without reporting an error", "runtime"))
 
 
 def _unexpected(raised: BaseException) -> BaseException | None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -71,8 +70,7 @@ _EXPECTATIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Located:
+class _Located(NamedTuple):
     path: tuple[PathPart, ...]
     node: TypeNode | None  # None: the location names an attribute that does not exist
     parent: TypeNode | None  # the attributes node holding the last path part, if any
