@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import sys
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -409,48 +410,81 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
 
 async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
     """Run the command with these inputs: `await FetchUser.run(user_id=1)`. `run_sync`, awaiting
-    where it calls (an AsyncCommand's hooks may also be plain functions)."""
+    where it calls (an AsyncCommand's hooks may also be plain functions). Its steps are helpers
+    here, so that the frame each run in flight keeps while it awaits is small."""
     plan = cls._plan or cls._compile_plan()
     command: Any = cls.__new__(cls)
     command.raw_inputs = inputs
     if not plan.direct:
-        return await drive_async(run(command, plan))
+        return await _driven(command, plan)
     try:
-        try:
-            command.inputs = plan.validate_inputs(inputs)
-        except ValidationError as error:
-            _recover_inputs(command, error, halt=True)
-        for state, hook in plan.direct_hooks:
-            command.state = state
-            value = getattr(command, hook)()
-            if inspect.isawaitable(value):
-                await value
-            if command._errors:
-                raise Halt
-        command.state = _VALIDATED_EXECUTION
+        _cast_inputs(command, plan, inputs)
+        if plan.direct_hooks:
+            await _call_hooks(command, plan)
         result = command.execute()
-        if type(result) is CoroutineType or inspect.isawaitable(result):
+        if type(result) is CoroutineType or _awaitable(result):
             result = await result
         if plan.after_execute:
-            if command._errors:
-                raise Halt
-            result = command.after_execute(result)
-            if inspect.isawaitable(result):
-                result = await result
+            result = await _call_after_execute(command, result)
+        result = _succeed(command, plan, result)
+    except BaseException:
+        result = await _end_async(command, plan)
+    command.outcome = result
+    return result
+
+
+async def _driven(command: Any, plan: Plan) -> Outcome[Any]:
+    return await drive_async(run(command, plan))
+
+
+_awaitable = inspect.isawaitable
+
+
+def _cast_inputs(command: Any, plan: Plan, inputs: dict[str, Any]) -> None:
+    try:
+        command.inputs = plan.validate_inputs(inputs)
+    except ValidationError as error:
+        _recover_inputs(command, error, halt=True)
+    command.state = _VALIDATED_EXECUTION
+
+
+async def _call_hooks(command: Any, plan: Plan) -> None:
+    for state, hook in plan.direct_hooks:
+        command.state = state
+        value = getattr(command, hook)()
+        if inspect.isawaitable(value):
+            await value
         if command._errors:
             raise Halt
-        command.result = result if type(result) is plan.result_exact else plan.check_result(result)
-        command.state = _SUCCEEDED
-        outcome = _new_outcome(Outcome)
-        outcome.result, outcome._errors, outcome._result_type = command.result, (), plan.result_node
-    except BaseException as raised:
-        if type(raised) is Halt and not command._inflight:
-            command.state = _FAILED
-            outcome = _halted(command)
-        else:  # subcommands still running in other tasks are waited for (or cancelled) first
-            outcome = await drive_async(_end_early(command, plan, _caught(raised)))
-    command.outcome = outcome
+    command.state = _VALIDATED_EXECUTION
+
+
+async def _call_after_execute(command: Any, result: Any) -> Any:
+    if command._errors:
+        raise Halt
+    result = command.after_execute(result)
+    return await result if inspect.isawaitable(result) else result
+
+
+def _succeed(command: Any, plan: Plan, result: Any) -> Outcome[Any]:
+    if command._errors:
+        raise Halt
+    command.result = result if type(result) is plan.result_exact else plan.check_result(result)
+    command.state = _SUCCEEDED
+    outcome = _new_outcome(Outcome)
+    outcome.result, outcome._errors, outcome._result_type = command.result, (), plan.result_node
     return outcome
+
+
+async def _end_async(command: Any, plan: Plan) -> Outcome[Any]:
+    """The end of a direct async run that did not succeed (called while handling what ended it)."""
+    raised = sys.exception()
+    assert raised is not None
+    if type(raised) is Halt and not command._inflight:
+        command.state = _FAILED
+        return _halted(command)
+    # Subcommands still running in other tasks are waited for (or cancelled) first.
+    return await drive_async(_end_early(command, plan, _caught(raised)))
 
 
 def _caught(raised: BaseException) -> BaseException:
