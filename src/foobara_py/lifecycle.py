@@ -256,9 +256,10 @@ class Plan:
     has_transactions: bool
     # A plan whose steps are only casting the inputs and calling hooks (no callbacks, no
     # transactions, no step a subsystem added) is run directly, without the generator: most
-    # commands are. `direct_hooks` are the hooks before `execute`, each with its state.
+    # commands are. `direct_hooks` are the hooks before `execute` (the class's functions), each
+    # with the state it runs in.
     direct: bool
-    direct_hooks: tuple[tuple[State, str], ...]
+    direct_hooks: tuple[tuple[State, Callable[[Any], Any]], ...]
     after_execute: bool
     validate_inputs: Callable[[Any], Any]  # the inputs caster's success path
     check_result: Callable[[Any], Any]  # casts a result, raising CouldNotProcessResultError
@@ -288,15 +289,15 @@ def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, Callb
         t: table[t] for t in (Transition.SUCCEED, Transition.FAIL, Transition.ERROR) if t in table
     }
     runs_init = cls.__init__ is not _base_init(cls)
-    direct_hooks: list[tuple[State, str]] = []
+    direct_hooks: list[tuple[State, Callable[[Any], Any]]] = []
     direct = not table and not runs_init
     state = first_state
     for step in transitions:
         for action in step.actions:
             if action is _run_execute and "before_execute" in cls.spec.hooks:
-                direct_hooks.append((state, "before_execute"))
+                direct_hooks.append((state, cls.before_execute))  # type: ignore[attr-defined]
             elif hasattr(action, "hook_name"):
-                direct_hooks.append((state, action.hook_name))
+                direct_hooks.append((state, getattr(cls, action.hook_name)))
             elif action not in (_cast_and_validate_inputs, _run_execute):
                 direct = False
         state = step.state
@@ -384,7 +385,7 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
             _recover_inputs(command, error, halt=True)
         for state, hook in plan.direct_hooks:
             command.state = state
-            getattr(command, hook)()
+            hook(command)
             if command._errors:
                 raise Halt
         command.state = _VALIDATED_EXECUTION
@@ -451,7 +452,7 @@ def _cast_inputs(command: Any, plan: Plan, inputs: dict[str, Any]) -> None:
 async def _call_hooks(command: Any, plan: Plan) -> None:
     for state, hook in plan.direct_hooks:
         command.state = state
-        value = getattr(command, hook)()
+        value = hook(command)
         if inspect.isawaitable(value):
             await value
         if command._errors:
