@@ -72,6 +72,8 @@ class FoobaraError:
     is_fatal: bool = False
     # The exception behind an `execution_error`; kept for debugging, never serialized.
     cause: BaseException | None = field(default=None, repr=False, compare=False)
+    # Ruby's key, `[runtime path>]category[.path].symbol`: how errors are told apart.
+    key: str = field(init=False, repr=False, compare=False)
 
     def __init__(
         self,
@@ -95,11 +97,8 @@ class FoobaraError:
             context={} if context is None else context,
             is_fatal=is_fatal,
             cause=cause,
+            key=error_key(category, symbol, path, runtime_path),
         )
-
-    @cached_property
-    def key(self) -> str:
-        return error_key(self.category, self.symbol, self.path, self.runtime_path)
 
     def to_dict(self) -> dict[str, Any]:
         """Ruby Foobara's error hash."""
