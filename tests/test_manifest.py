@@ -97,7 +97,7 @@ def test_the_manifest_of_the_acme_organization_matches_rubys_connector_manifest(
 def test_single_entries_match_rubys() -> None:
     assert describe("Acme::Math::Add") == load_fixture("ruby_acme", "add_command_manifest.json")
     assert describe("Acme::Math") == load_fixture("ruby_acme", "domain_math_manifest.json")
-    assert acme.Add._inputs_node.declaration() == load_fixture("ruby_acme", "add_inputs_type_declaration.json")  # type: ignore[union-attr]
+    assert acme.Add.spec.inputs_node.declaration() == load_fixture("ruby_acme", "add_inputs_type_declaration.json")  # type: ignore[union-attr]
 
 
 def test_possible_error_keys_match_rubys() -> None:

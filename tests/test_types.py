@@ -402,7 +402,7 @@ def test_threads_using_a_registered_model_first_all_see_it_whole() -> None:
             command = types.new_class(
                 f"UseWide{n}", (Command[inputs, None],), exec_body=lambda ns: ns.update(execute=lambda self: None)
             )
-            node = command._inputs_node
+            node = command.spec.inputs_node
             seen.append(len(node.fields["wide"].node.fields))
 
         interval = sys.getswitchinterval()

@@ -13,6 +13,7 @@ import asyncio
 import inspect
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
@@ -75,22 +76,14 @@ class CommandBase(Generic[InputsT, ResultT]):
     transaction_resources: ClassVar[Sequence[TransactionResource]] = ()
 
     # --- resolved when the class is created ----------------------------------------------
-    spec: ClassVar[CommandSpec]
+    spec: ClassVar[CommandSpec]  # what the command is: everything other modules read
+    # What running it takes, beside the spec:
     _is_async: ClassVar[bool] = False
-    _inputs_type: ClassVar[Any] = _TYPE_PARAMETERS[0]
+    _inputs_type: ClassVar[Any] = _TYPE_PARAMETERS[0]  # as declared (a TypeVar in a generic base)
     _result_type: ClassVar[Any] = _TYPE_PARAMETERS[1]
     _inputs_caster: ClassVar[InputsCaster | None] = None
-    _inputs_node: ClassVar[TypeNode | None] = None
-    _result_node: ClassVar[TypeNode | None] = None
     _result_validate: ClassVar[Callable[[Any], Any] | None] = None
     _result_exact: ClassVar[type | None] = None  # a result of exactly this class needs no check
-    _subcommands: ClassVar[frozenset[type[CommandBase[Any, Any]]]] = frozenset()
-    _mappers: ClassVar[frozenset[type[DomainMapper[Any, Any]]]] = frozenset()
-    _declared_errors: ClassVar[dict[str, PossibleError]] = {}
-    _overrides: ClassVar[frozenset[str]] = frozenset()
-    _domain: ClassVar[Domain] = GLOBAL_DOMAIN
-    _full_name: ClassVar[str] = ""
-    _runtime_name: ClassVar[str] = ""
     _own_callbacks: ClassVar[list[cb.Callback]] = []
     _plan: ClassVar[lifecycle.Plan | None] = None
 
@@ -132,33 +125,33 @@ class CommandBase(Generic[InputsT, ResultT]):
     @classmethod
     def full_name(cls) -> str:
         """`Acme::Math::Add`, or just `Add` in the global domain."""
-        return cls._full_name or cls.__name__
+        return cls.spec.full_name
 
     @classmethod
     def domain(cls) -> Domain:
-        return cls._domain
+        return cls.spec.domain
 
     @classmethod
     def inputs_type(cls) -> type[BaseModel] | None:
-        return cls._inputs_caster.model if cls._inputs_caster is not None else None
+        return cls.spec.inputs_type
 
     @classmethod
     def result_type(cls) -> Any:
-        return cls._result_type
+        return cls.spec.result_type
 
     @classmethod
     def declared_errors(cls) -> dict[str, PossibleError]:
         """The errors this command declares it may report, by key."""
-        return dict(cls._declared_errors)
+        return dict(cls.spec.possible_errors)
 
     @classmethod
     def subcommands(cls) -> frozenset[type[CommandBase[Any, Any]]]:
-        return cls._subcommands
+        return frozenset(cls.spec.depends_on)
 
     @classmethod
     def domain_mappers(cls) -> frozenset[type[DomainMapper[Any, Any]]]:
         """The domain mappers listed in `depends_on`: the only ones `run_mapped_subcommand` uses."""
-        return cls._mappers
+        return frozenset(cls.spec.domain_mappers)
 
     # --- callbacks -----------------------------------------------------------------------
 
@@ -225,7 +218,7 @@ class CommandBase(Generic[InputsT, ResultT]):
         context: Mapping[str, Any] | None = None,
     ) -> None:
         """Report a runtime error (`runtime.<symbol>`); stops the run unless `halt=False`."""
-        declared = self._declared_errors.get(f"runtime.{symbol}")
+        declared = self.spec.possible_errors.get(f"runtime.{symbol}")
         self.add_error(
             FoobaraError(
                 symbol=symbol,
@@ -248,7 +241,7 @@ class CommandBase(Generic[InputsT, ResultT]):
         """Report a problem with an input (`data.<input>.<symbol>`). The run stops at the end of
         the current step, so every input problem found in it is reported."""
         path: tuple[PathPart, ...] = (input,) if isinstance(input, str) else tuple(input)
-        declared = self._declared_errors.get(".".join(["data", *map(str, path), symbol]))
+        declared = self.spec.possible_errors.get(".".join(["data", *map(str, path), symbol]))
         self.add_error(
             FoobaraError(
                 symbol=symbol,
@@ -267,15 +260,16 @@ class CommandBase(Generic[InputsT, ResultT]):
 
     def _check_subcommand(self, command: type[CommandBase[Any, Any]]) -> None:
         cls = type(self)
-        if command not in cls._subcommands:
+        spec = cls.spec
+        if command not in spec.depends_on:
             raise SubcommandNotRegisteredError(
-                f"{cls.full_name()} ran {_name_of(command)} without declaring it: add it to {cls.__name__}.depends_on"
+                f"{spec.full_name} ran {_name_of(command)} without declaring it: add it to {cls.__name__}.depends_on"
             )
-        if not cls._domain.can_run_commands_of(command._domain):
+        if not spec.domain.can_run_commands_of(command.spec.domain):
             raise CannotAccessDomainError(
-                f"{cls.full_name()} (domain {cls._domain.full_name}) cannot run "
-                f"{command.full_name()}: domain {cls._domain.full_name} does not depend on "
-                f"{command._domain.full_name}"
+                f"{spec.full_name} (domain {spec.domain.full_name}) cannot run "
+                f"{command.full_name()}: domain {spec.domain.full_name} does not depend on "
+                f"{command.spec.domain.full_name}"
             )
         if command._is_async and not cls._is_async:
             raise CannotRunAsyncSubcommandError(
@@ -287,7 +281,7 @@ class CommandBase(Generic[InputsT, ResultT]):
         if outcome.is_success():
             return outcome.result  # type: ignore[return-value]
         for error in outcome.errors:
-            self.add_error(error.with_runtime_prefix(command._runtime_name))
+            self.add_error(error.with_runtime_prefix(command.spec.runtime_name))
         raise Halt
 
     def _plan_mapped_subcommand(
@@ -305,9 +299,9 @@ class CommandBase(Generic[InputsT, ResultT]):
             )
         inputs_mapper = None if value is None else self._mapper_for(value, command)
         result_mapper = None
-        if to is not None and is_type_like(command._result_type):
+        if to is not None and is_type_like(command.spec.result_type):
             try:  # by the subcommand's result type; failing that, by its result once it has run
-                result_mapper = self._mapper_for(command._result_type, to)
+                result_mapper = self._mapper_for(command.spec.result_type, to)
             except NoDomainMapperFoundError as missing:
                 if isinstance(missing, AmbiguousDomainMapperError):
                     raise
@@ -324,10 +318,11 @@ class CommandBase(Generic[InputsT, ResultT]):
     def _mapper_for(self, from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
         cls = type(self)
         mapper = mapper_for_command(cls, from_, to)
-        if not cls._domain.can_run_commands_of(mapper.domain()):
+        domain = cls.spec.domain
+        if not domain.can_run_commands_of(mapper.domain()):
             raise CannotAccessDomainError(
-                f"{cls.full_name()} (domain {cls._domain.full_name}) cannot use the domain mapper "
-                f"{mapper.full_name()}: domain {cls._domain.full_name} does not depend on {mapper.domain().full_name}"
+                f"{cls.full_name()} (domain {domain.full_name}) cannot use the domain mapper "
+                f"{mapper.full_name()}: domain {domain.full_name} does not depend on {mapper.domain().full_name}"
             )
         return mapper
 
@@ -363,10 +358,11 @@ class CommandBase(Generic[InputsT, ResultT]):
         try:
             return validate(result)
         except ValidationError as exc:
-            if cls._result_node is None:
+            node = cls.spec.result_node
+            if node is None:
                 details = f"it returns nothing, yet returned {result!r}"
             else:
-                problems = translate_errors(cls._result_node, result, exc.errors(include_url=False))
+                problems = translate_errors(node, result, exc.errors(include_url=False))
                 details = "; ".join(error.message for error in problems)
             raise CouldNotProcessResultError(
                 f"{cls.full_name()} returned a result that does not fit its result type: {details}"
@@ -435,7 +431,8 @@ def _context_adapter(declared: PossibleError) -> TypeAdapter[Any]:
 
 
 def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
-    base = AsyncCommand if cls._is_async else Command
+    """Resolve what a new command class is (its spec) and what running it takes."""
+    base = next((kind for kind in (AsyncCommand, Command) if issubclass(cls, kind)), CommandBase)
     cls._own_callbacks = list(cls.__dict__.get("_own_callbacks", []))
     cls._plan = None
 
@@ -446,66 +443,52 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
         doc = cls.__dict__.get("__doc__")
         cls.description = inspect.cleandoc(doc) if doc else None
 
-    overrides = {name for name in _HOOKS if getattr(cls, name, None) is not getattr(base, name, None)}
-    cls._overrides = frozenset(overrides)
+    hooks = frozenset(name for name in _HOOKS if getattr(cls, name, None) is not getattr(base, name, None))
     if not cls._is_async:
-        for name in overrides:
+        for name in hooks:
             if inspect.iscoroutinefunction(getattr(cls, name)):
                 raise TypeError(f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks")
-
     subcommands, mappers = _dependencies(cls)
-    cls._subcommands, cls._mappers = frozenset(subcommands), frozenset(mappers)
-    cls._declared_errors = _declared_errors(cls)
 
-    if isinstance(inputs_type, TypeVar) or isinstance(result_type, TypeVar):
-        cls.spec = _make_spec(cls)
-        return  # a generic base for other commands: nothing to run yet
+    generic = isinstance(inputs_type, TypeVar) or isinstance(result_type, TypeVar)
+    inputs_node = result_node = None
+    if not generic:  # a generic base for other commands has nothing to run yet
+        inputs_node, cls._inputs_caster = _inputs_of(cls, inputs_type)
+        result_node, cls._result_validate = _result_of(cls, result_type)
+        cls._result_exact = _exact_result_class(result_type)
 
-    cls._inputs_node, cls._inputs_caster = _inputs_of(cls, inputs_type)
-    cls._result_node, cls._result_validate = _result_of(cls, result_type)
-    cls._result_exact = _exact_result_class(result_type)
-
-    place_in(cls, GLOBAL_DOMAIN)  # until a decorator places it elsewhere (which makes the spec)
-    if "execute" in overrides and not cls.__dict__.get("abstract", False):
+    depends_on = tuple(sorted(subcommands, key=lambda c: c.full_name()))
+    resources: dict[int, TransactionResource] = {}  # its own first, then its subcommands', each once
+    for resource in [*cls.transaction_resources, *(r for sub in depends_on for r in sub.spec.transaction_resources)]:
+        resources.setdefault(id(resource), resource)
+    cls.spec = CommandSpec(
+        name=cls.__name__,
+        full_name=cls.__name__,
+        domain=GLOBAL_DOMAIN,  # until a decorator places it elsewhere
+        description=cls.description,
+        is_async=cls._is_async,
+        is_query=cls.is_query,
+        inputs_type=inputs_type if isinstance(inputs_type, type) and issubclass(inputs_type, BaseModel) else None,
+        result_type=result_type,
+        inputs_node=inputs_node,
+        result_node=result_node,
+        possible_errors=MappingProxyType(_declared_errors(cls)),
+        depends_on=depends_on,
+        domain_mappers=tuple(sorted(mappers, key=lambda m: m.full_name())),
+        hooks=hooks,
+        transaction_resources=tuple(resources.values()),
+        runtime_name=underscore(cls.__name__),
+        is_abstract=generic or bool(cls.__dict__.get("abstract", False)),
+    )
+    if not generic and "execute" in hooks and not cls.__dict__.get("abstract", False):
         registry.current().add_pending(cls)
 
 
 def place_in(cls: type[CommandBase[Any, Any]], domain: Domain) -> None:
     """Move a command class into `domain`: its full name, runtime name and spec follow. Registering
     it under the new name is the caller's part (`domain.place_command` does both)."""
-    cls._domain = domain
-    cls._full_name = domain.command_full_name(cls.__name__)
-    cls._runtime_name = underscore(cls._full_name)
-    cls.spec = _make_spec(cls)
-
-
-def _make_spec(cls: type[CommandBase[Any, Any]]) -> CommandSpec:
-    resources: dict[int, TransactionResource] = {}
-    for resource in cls.transaction_resources:
-        resources.setdefault(id(resource), resource)
-    for subcommand in sorted(cls._subcommands, key=lambda c: c.__qualname__):
-        for resource in subcommand.spec.transaction_resources:
-            resources.setdefault(id(resource), resource)
-    inputs_caster = cls._inputs_caster
-    return CommandSpec(
-        name=cls.__name__,
-        full_name=cls._full_name or cls.__name__,
-        domain=cls._domain,
-        description=cls.description,
-        is_async=cls._is_async,
-        is_query=cls.is_query,
-        inputs_type=inputs_caster.model if inputs_caster is not None else None,
-        result_type=cls._result_type,
-        inputs_node=cls._inputs_node,
-        result_node=cls._result_node,
-        possible_errors=MappingProxyType(dict(cls._declared_errors)),
-        depends_on=tuple(sorted(cls._subcommands, key=lambda c: c.full_name())),
-        domain_mappers=tuple(sorted(cls._mappers, key=lambda m: m.full_name())),
-        hooks=cls._overrides,
-        transaction_resources=tuple(resources.values()),
-        runtime_name=cls._runtime_name or underscore(cls.__name__),
-        is_abstract=inputs_caster is None or bool(cls.__dict__.get("abstract", False)),
-    )
+    full_name = domain.command_full_name(cls.__name__)
+    cls.spec = replace(cls.spec, domain=domain, full_name=full_name, runtime_name=underscore(full_name))
 
 
 def _exact_result_class(result_type: Any) -> type | None:
@@ -764,4 +747,4 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
 
 
 for _base in (CommandBase, Command, AsyncCommand):  # bases to subclass: their specs say abstract
-    _base.spec = _make_spec(_base)
+    _prepare_class(_base)
