@@ -22,17 +22,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create
 from . import callbacks as cb
 from . import lifecycle, registry
 from .domain import GLOBAL_DOMAIN, Domain
-from .domain_mapper import (
-    AmbiguousDomainMapperError,
-    DomainMapper,
-    NoDomainMapperFoundError,
-    cast_errors,
-    cast_from,
-    is_type_like,
-    map_cast,
-    mapper_for_command,
-    runtime_name,
-)
+from .domain_mapper import DomainMapper, plan_mapped_run
 from .errors import (
     CannotAccessDomainError,
     CannotRunAsyncSubcommandError,
@@ -284,60 +274,6 @@ class CommandBase(Generic[InputsT, ResultT]):
             self.add_error(error.with_runtime_prefix(command.spec.runtime_name))
         raise Halt
 
-    def _plan_mapped_subcommand(
-        self, command: type[CommandBase[Any, Any]], value: Any, to: Any, inputs: dict[str, Any]
-    ) -> tuple[dict[str, Any], Callable[[Any], Any]]:
-        """Everything `run_mapped_subcommand` does around running the subcommand, shared by the
-        sync and async twins: the subcommand's inputs (mapped from `value`, `inputs` on top) and
-        the function that maps its result. The mappers are chosen before the subcommand runs, so a
-        missing or undeclared one raises before anything has happened."""
-        self._check_subcommand(command)
-        if value is None and to is None:
-            raise FrameworkUsageError(
-                f"{type(self).full_name()} ran {command.full_name()} with nothing to map: give a value to map "
-                "to its inputs and/or to= for its result (or use run_subcommand)"
-            )
-        inputs_mapper = None if value is None else self._mapper_for(value, command)
-        result_mapper = None
-        if to is not None and is_type_like(command.spec.result_type):
-            try:  # by the subcommand's result type; failing that, by its result once it has run
-                result_mapper = self._mapper_for(command.spec.result_type, to)
-            except NoDomainMapperFoundError as missing:
-                if isinstance(missing, AmbiguousDomainMapperError):
-                    raise
-        if inputs_mapper is not None:
-            inputs = {**_as_raw_inputs(self._run_mapper(inputs_mapper, value)), **inputs}
-        if to is None:
-            return inputs, _unchanged
-
-        def map_result(result: Any) -> Any:
-            return self._run_mapper(result_mapper or self._mapper_for(result, to), result)
-
-        return inputs, map_result
-
-    def _mapper_for(self, from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
-        cls = type(self)
-        mapper = mapper_for_command(cls, from_, to)
-        domain = cls.spec.domain
-        if not domain.can_run_commands_of(mapper.domain()):
-            raise CannotAccessDomainError(
-                f"{cls.full_name()} (domain {domain.full_name}) cannot use the domain mapper "
-                f"{mapper.full_name()}: domain {domain.full_name} does not depend on {mapper.domain().full_name}"
-            )
-        return mapper
-
-    def _run_mapper(self, mapper: type[DomainMapper[Any, Any]], value: Any) -> Any:
-        """`mapper.map_value(value)`, except that a value that does not fit the from type fails the
-        run with data errors, as bad inputs to a subcommand would (the mapper leads the runtime
-        path: `crm::contact_to_customer>data.from.email.missing_required_attribute`)."""
-        try:
-            from_value = cast_from(mapper, value)
-        except ValidationError as exc:
-            for error in cast_errors(mapper, value, exc):
-                self.add_error(error.with_runtime_prefix(runtime_name(mapper)))
-            raise Halt from None
-        return map_cast(mapper, from_value)
-
     # --- running -------------------------------------------------------------------------
 
     @classmethod
@@ -379,18 +315,6 @@ _UNSET_SLOTS: dict[str, Any] = {
     "result": None,
     "state": State.INITIALIZED,
 }
-
-
-def _unchanged(value: R) -> R:
-    return value
-
-
-def _as_raw_inputs(model: BaseModel) -> dict[str, Any]:
-    """A mapped inputs model as the raw inputs of a run: keyed as validation expects (by alias),
-    and shallow, so nested models are passed on as they are."""
-    raw = {info.alias or name: getattr(model, name) for name, info in type(model).model_fields.items()}
-    raw.update(model.model_extra or {})
-    return raw
 
 
 def _name_of(command: Any) -> str:
@@ -636,7 +560,8 @@ class Command(CommandBase[InputsT, ResultT]):
     ) -> Any:
         """Run `command` with `value` mapped to its inputs (`inputs` on top), and its result mapped
         to `to` if given, with domain mappers listed in `depends_on`."""
-        inputs, map_result = self._plan_mapped_subcommand(command, value, to, inputs)
+        self._check_subcommand(command)
+        inputs, map_result = plan_mapped_run(self, command, value, to, inputs)
         return map_result(self.run_subcommand(command, **inputs))
 
     def before_execute(self) -> None:
@@ -723,7 +648,8 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
     ) -> Any:
         """Run `command` (async or sync) with `value` mapped to its inputs (`inputs` on top), and its
         result mapped to `to` if given, with domain mappers listed in `depends_on`."""
-        inputs, map_result = self._plan_mapped_subcommand(command, value, to, inputs)
+        self._check_subcommand(command)
+        inputs, map_result = plan_mapped_run(self, command, value, to, inputs)
         return map_result(await self.run_subcommand(command, **inputs))
 
     async def before_execute(self) -> None:

@@ -22,11 +22,18 @@ import typing
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import registry
 from .domain import GLOBAL_DOMAIN, Domain
-from .errors import CouldNotProcessResultError, FoobaraError, FrameworkUsageError, UnsupportedTypeError
+from .errors import (
+    CannotAccessDomainError,
+    CouldNotProcessResultError,
+    FoobaraError,
+    FrameworkUsageError,
+    UnsupportedTypeError,
+)
+from .lifecycle import Halt
 from .naming import underscore
 from .spec import CommandSpec
 from .types import FieldSpec, TypeNode, generic_arguments, node_for
@@ -154,7 +161,7 @@ class DomainMapper(Generic[FromT, ToT]):
         """Cast `value` to the from type (a dict is fine for a model), map it, and cast the result
         to the to type. A value that does not fit raises pydantic's `ValidationError`; a `map()`
         whose result does not fit raises `CouldNotProcessResultError` (a bug in the mapper)."""
-        mapped: ToT = map_cast(cls, cast_from(cls, value))
+        mapped: ToT = _map_cast(cls, _cast_from(cls, value))
         return mapped
 
     @classmethod
@@ -190,17 +197,17 @@ class DomainMapper(Generic[FromT, ToT]):
 # methods, so a user's mapper class has only the names it means to have.
 
 
-def runtime_name(mapper: type[DomainMapper[Any, Any]]) -> str:
+def _runtime_name(mapper: type[DomainMapper[Any, Any]]) -> str:
     """The name a mapper's errors carry in a command's runtime path, `crm::contact_to_customer`."""
     return underscore(mapper.full_name())
 
 
-def cast_from(mapper: type[DomainMapper[Any, Any]], value: Any) -> Any:
+def _cast_from(mapper: type[DomainMapper[Any, Any]], value: Any) -> Any:
     """`value` cast to the mapper's from type; pydantic's `ValidationError` if it does not fit."""
     return mapper._adapters()[0].validate_python(value)
 
 
-def map_cast(mapper: type[DomainMapper[Any, Any]], from_value: Any) -> Any:
+def _map_cast(mapper: type[DomainMapper[Any, Any]], from_value: Any) -> Any:
     """Map an already cast value and check the result against the to type."""
     mapped = mapper(from_value).map()
     try:
@@ -212,7 +219,7 @@ def map_cast(mapper: type[DomainMapper[Any, Any]], from_value: Any) -> Any:
         ) from None
 
 
-def cast_errors(mapper: type[DomainMapper[Any, Any]], value: Any, exc: ValidationError) -> list[FoobaraError]:
+def _cast_errors(mapper: type[DomainMapper[Any, Any]], value: Any, exc: ValidationError) -> list[FoobaraError]:
     """Why `value` does not fit the from type, as the data errors of an input named `from`
     (Ruby's mappers are commands whose input is `from`)."""
     if mapper._from_node is None:
@@ -325,7 +332,7 @@ def find_mapper(*, from_: Any, to: Any, domains: Iterable[Domain | None] | None 
     return _best(all_mappers(domains), from_, to)
 
 
-def mapper_for_command(command: type[CommandBase[Any, Any]], from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
+def _mapper_for_command(command: type[CommandBase[Any, Any]], from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
     """The mapper `command` must use to map `from_` to `to`, chosen among the ones it declares.
 
     A registered mapper it does not declare that would do raises ForgotToDependOnDomainMapperError.
@@ -421,7 +428,7 @@ def _from_score(mapper: type[DomainMapper[Any, Any]], from_: Any) -> tuple[int, 
     if _is_instance(from_, takes):
         return _FROM_SUBCLASS, None
     try:
-        cast_from(mapper, from_)
+        _cast_from(mapper, from_)
     except ValidationError as exc:
         return 0, _summary(exc)
     return _FROM_ACCEPTS, None
@@ -460,3 +467,80 @@ def _summary(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"])
         parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
     return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapped subcommands: what `run_mapped_subcommand` does around running the subcommand.
+
+
+def plan_mapped_run(
+    command: CommandBase[Any, Any],
+    subcommand: type[CommandBase[Any, Any]],
+    value: Any,
+    to: Any,
+    inputs: dict[str, Any],
+) -> tuple[dict[str, Any], Callable[[Any], Any]]:
+    """The subcommand's inputs (mapped from `value`, `inputs` on top) and the function that maps
+    its result to `to`, for the sync and async `run_mapped_subcommand` alike. The mappers are
+    chosen before the subcommand runs, so a missing or undeclared one raises before anything has
+    happened. The caller has checked that it may run `subcommand`."""
+    if value is None and to is None:
+        raise FrameworkUsageError(
+            f"{type(command).full_name()} ran {subcommand.full_name()} with nothing to map: give a value to map "
+            "to its inputs and/or to= for its result (or use run_subcommand)"
+        )
+    inputs_mapper = None if value is None else _mapper_for(command, value, subcommand)
+    result_mapper = None
+    result_type = subcommand.spec.result_type
+    if to is not None and is_type_like(result_type):
+        try:  # by the subcommand's result type; failing that, by its result once it has run
+            result_mapper = _mapper_for(command, result_type, to)
+        except NoDomainMapperFoundError as missing:
+            if isinstance(missing, AmbiguousDomainMapperError):
+                raise
+    if inputs_mapper is not None:
+        inputs = {**_as_raw_inputs(_run_mapper(command, inputs_mapper, value)), **inputs}
+    if to is None:
+        return inputs, _unchanged
+
+    def map_result(result: Any) -> Any:
+        return _run_mapper(command, result_mapper or _mapper_for(command, result, to), result)
+
+    return inputs, map_result
+
+
+def _mapper_for(command: CommandBase[Any, Any], from_: Any, to: Any) -> type[DomainMapper[Any, Any]]:
+    cls = type(command)
+    mapper = _mapper_for_command(cls, from_, to)
+    domain = cls.spec.domain
+    if not domain.can_run_commands_of(mapper.domain()):
+        raise CannotAccessDomainError(
+            f"{cls.full_name()} (domain {domain.full_name}) cannot use the domain mapper "
+            f"{mapper.full_name()}: domain {domain.full_name} does not depend on {mapper.domain().full_name}"
+        )
+    return mapper
+
+
+def _run_mapper(command: CommandBase[Any, Any], mapper: type[DomainMapper[Any, Any]], value: Any) -> Any:
+    """`mapper.map_value(value)`, except that a value that does not fit the from type fails the
+    run with data errors, as bad inputs to a subcommand would (the mapper leads the runtime
+    path: `crm::contact_to_customer>data.from.email.missing_required_attribute`)."""
+    try:
+        from_value = _cast_from(mapper, value)
+    except ValidationError as exc:
+        for error in _cast_errors(mapper, value, exc):
+            command.add_error(error.with_runtime_prefix(_runtime_name(mapper)))
+        raise Halt from None
+    return _map_cast(mapper, from_value)
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def _as_raw_inputs(model: BaseModel) -> dict[str, Any]:
+    """A mapped inputs model as the raw inputs of a run: keyed as validation expects (by alias),
+    and shallow, so nested models are passed on as they are."""
+    raw = {info.alias or name: getattr(model, name) for name, info in type(model).model_fields.items()}
+    raw.update(model.model_extra or {})
+    return raw
