@@ -571,7 +571,9 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
 def _halted(command: Any) -> Outcome[Any]:
     """The outcome of a run that did not succeed: its errors."""
     _report_halt(command)
-    return Outcome(None, tuple(command._errors.values()))
+    outcome = _new_outcome(Outcome)
+    outcome.result, outcome._errors, outcome._result_type = None, tuple(command._errors.values()), None
+    return outcome
 
 
 def _report_halt(command: Any) -> None:

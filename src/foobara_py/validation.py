@@ -144,7 +144,7 @@ def _shown(value: Any, node: TypeNode | None, sensitive: bool) -> Any:
     """The value an error quotes: with the secrets its type declares replaced by "[FILTERED]"."""
     if sensitive:
         return FILTERED
-    return value if node is None else redact(node, value)
+    return value if node is None or node._holds_secret is False else redact(node, value)
 
 
 def _described(shown: Any) -> str:
@@ -160,6 +160,8 @@ def _article(word: str) -> str:
 
 
 def _at(path: tuple[PathPart, ...]) -> str:
+    if len(path) == 1:
+        return f"At {path[0]}: "
     return f"At {'.'.join(str(p) for p in path)}: " if path else ""
 
 
@@ -179,14 +181,8 @@ def _cannot_cast(path: tuple[PathPart, ...], node: TypeNode, value: Any, sensiti
         f"{_at(path)}Cannot cast {_described(value)} to {_article(type_name)} {type_name}. "
         f"Expected it to be {_EXPECTATIONS.get(type_name, 'a ' + type_name)}"
     )
-    return FoobaraError(
-        symbol="cannot_cast",
-        message=message,
-        category="data",
-        path=path,
-        context={"cast_to": node.declaration(), "value": value},
-        is_fatal=True,
-    )
+    context = {"cast_to": node.declaration(), "value": value}
+    return FoobaraError("cannot_cast", message, "data", path, (), context, True)
 
 
 def _missing(path: tuple[PathPart, ...]) -> FoobaraError:
@@ -278,11 +274,14 @@ def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, An
     unexpected: dict[tuple[PathPart, ...], list[Any]] = {}
     union_paths: set[tuple[PathPart, ...]] = set()
     seen: dict[tuple[PathPart, ...], int] = {}  # each path's rank in pydantic's order
+    errors = errors if isinstance(errors, list) else list(errors)
+    many = len(errors) > 1  # one error needs no ranking
 
     for err in errors:
         at = _locate(root, tuple(err["loc"]))
-        for i in range(1, len(at.path) + 1):
-            seen.setdefault(at.path[:i], len(seen))
+        if many:
+            for i in range(1, len(at.path) + 1):
+                seen.setdefault(at.path[:i], len(seen))
         kind = err["type"]
         if at.in_union:  # anything inside a union, even an unexpected attribute, is the union's
             if at.path not in union_paths:
@@ -298,9 +297,9 @@ def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, An
         else:
             others.extend(_validator_error(err, at))
 
-    if not unexpected and len(missing) + len(others) == 1:
-        return missing or others  # one error: nothing to stop, nothing to order
     unexpected_errors = [_unexpected(level, names, _allowed_names(root, level)) for level, names in unexpected.items()]
+    if not many:  # what one pydantic error became: nothing to stop, nothing to order
+        return _dedupe([*missing, *unexpected_errors, *others])
     # Levels that stop at a fatal error: missing attributes, or else unexpected ones.
     missing_levels = {error.path[:-1] for error in missing}
     stopped = missing_levels | {e.path for e in unexpected_errors}
