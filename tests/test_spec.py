@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from pydantic import BaseModel
@@ -283,3 +283,84 @@ def test_the_manifest_and_json_schema_say_what_the_spec_says() -> None:
     assert entry["depends_on"] == [c.spec.full_name for c in spec.depends_on] == ["Sub"]
     assert set(spec.possible_errors) <= set(entry["possible_errors"])
     assert f"{Sub.spec.runtime_name}>runtime.out_of_stock" in entry["possible_errors"]
+
+
+# --------------------------------------------------------------------------------------------
+# A command made from a spec (as remote commands will be)
+
+
+def test_a_command_made_from_a_spec_is_what_the_spec_describes() -> None:
+    from foobara_py import Domain, PossibleError, command_from_spec, manifest
+    from foobara_py.registry import isolated
+
+    class Numbers(BaseModel):
+        a: int
+        b: int = 0
+
+    with isolated():
+        shop = Domain("Shop", organization="Far")
+
+        @shop.command
+        class Sum(Command[Numbers, int]):
+            """Adds two integers, somewhere else."""
+
+            possible_errors = ("too_big", PossibleError("data.a.negative", message="A is negative"))
+            is_query = True
+
+            def execute(self) -> int:
+                return self.inputs.a + self.inputs.b
+
+        original = Sum.spec
+        described = manifest(Sum)["command"]["Far::Shop::Sum"]
+
+        def remote_execute(command: Any) -> int:
+            if command.inputs.a > 100:
+                command.add_runtime_error("too_big")
+            return command.inputs.a * 1000 + command.inputs.b
+
+        Remote = command_from_spec(original, remote_execute)
+
+        spec = Remote.spec
+        assert (spec.name, spec.full_name, spec.domain, spec.runtime_name) == (
+            "Sum",
+            "Far::Shop::Sum",
+            shop,
+            "far::shop::sum",
+        )
+        assert (spec.inputs_type, spec.result_type, spec.description, spec.is_query, spec.is_async) == (
+            Numbers,
+            int,
+            "Adds two integers, somewhere else.",
+            True,
+            False,
+        )
+        assert dict(spec.possible_errors) == dict(original.possible_errors)
+        assert manifest(Remote)["command"]["Far::Shop::Sum"] == described  # the same description
+        assert Remote.run(a=1, b="2").unwrap() == 1002  # validated like any command, then its execute
+        assert Remote.run(a="x").error_keys == ["data.a.cannot_cast"]
+        assert Remote.run(a=101).error_keys == ["runtime.too_big"]
+
+
+async def test_an_async_command_made_from_a_spec() -> None:
+    from foobara_py import command_from_spec
+    from foobara_py.registry import isolated
+
+    class Named(BaseModel):
+        name: str
+
+    with isolated():
+
+        class Greet(AsyncCommand[Named, str]):
+            async def execute(self) -> str:
+                return f"hi {self.inputs.name}"
+
+        async def remote(command: Any) -> str:
+            return f"hello {command.inputs.name}"
+
+        Remote = command_from_spec(Greet.spec, remote)
+        assert Remote.spec.is_async
+        assert (await Remote.run(name="ada")).unwrap() == "hello ada"
+        with pytest.raises(TypeError, match="must be an async def"):
+            command_from_spec(Greet.spec, lambda command: "sync")
+        with pytest.raises(TypeError, match="describes a base"):
+            command_from_spec(AsyncCommand.spec, remote)

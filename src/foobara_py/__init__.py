@@ -10,7 +10,7 @@ standard library.
 """
 
 from .command import AsyncCommand, Command
-from .decorators import async_command, async_simple_command, command, simple_command
+from .decorators import async_command, async_simple_command, command, command_from_spec, simple_command
 from .domain import GLOBAL_DOMAIN, GLOBAL_ORGANIZATION, Domain, Organization, all_commands, lookup_command
 from .domain_mapper import (
     DomainMapper,
@@ -106,6 +106,7 @@ __all__ = [
     "async_command",
     "async_simple_command",
     "command",
+    "command_from_spec",
     "describe",
     "domain_mapper",
     "find_mapper",

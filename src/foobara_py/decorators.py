@@ -13,8 +13,9 @@ from pydantic import create_model
 from .command import AsyncCommand, Command, CommandBase
 from .domain import GLOBAL_DOMAIN, Domain, Organization, find_or_create_domain, place_command
 from .naming import classify
+from .spec import CommandSpec
 
-__all__ = ["async_command", "async_simple_command", "command", "simple_command"]
+__all__ = ["async_command", "async_simple_command", "command", "command_from_spec", "simple_command"]
 
 C = TypeVar("C", bound=type[CommandBase[Any, Any]])
 
@@ -170,3 +171,33 @@ def async_simple_command(
         return _command_from_function(function, AsyncCommand, name, domain, organization)
 
     return make(fn) if fn is not None else make
+
+
+def command_from_spec(spec: CommandSpec, execute: Callable[[Any], Any], *, module: str | None = None) -> Any:
+    """A command class that is what `spec` describes (its name and domain, inputs and result
+    types, declared errors, description, whether it is a query, sync or async) and does what
+    `execute(command)` does: how a command known only by its description (another system's,
+    say) becomes a local one, validated, run, described and connected like any other. It is
+    registered under the spec's full name, replacing a command already there."""
+    if spec.is_abstract or (spec.inputs_type is None and spec.inputs_node is not None):
+        raise TypeError(f"{spec.full_name}'s spec describes a base, not a command that can run")
+    kind = AsyncCommand if spec.is_async else Command
+    if spec.is_async != inspect.iscoroutinefunction(execute):
+        raise TypeError(
+            f"{spec.full_name} is {'an AsyncCommand' if spec.is_async else 'a Command'}: its execute must "
+            f"{'be' if spec.is_async else 'not be'} an async def function"
+        )
+
+    def body(namespace: dict[str, Any]) -> None:
+        namespace.update(
+            execute=execute,
+            description=spec.description,
+            is_query=spec.is_query,
+            possible_errors=tuple(spec.possible_errors.values()),
+            __module__=module or getattr(execute, "__module__", __name__),
+            __qualname__=spec.name,
+        )
+
+    cls = types.new_class(spec.name, (kind[spec.inputs_type, spec.result_type],), exec_body=body)
+    place_command(cls, spec.domain)
+    return cls
