@@ -7,8 +7,9 @@ times (run first in one round, baseline first in the next) so drift and noise hi
 this process's CPU time, and the collector is run before every side and left in the same state for
 both. Printed: medians per call, the ratio of the medians, the lowest and highest ratio of a single
 round (how stable the figure is), and whether issue 2's goal is met. Memory is tracemalloc's
-current traced memory with 10,000 runs blocked inside execute; it is deterministic, so it has
-fewer rounds.
+current traced memory with 10,000 runs blocked inside execute, everything they allocate counted
+(asyncio's bookkeeping too), each side in a fresh process of its own; it is deterministic, so it
+has fewer rounds.
 
     python benchmarks/issue2_ratios.py            # 13 rounds of about 0.2 s a side
     python benchmarks/issue2_ratios.py --quick    # 7 rounds of about 0.03 s a side
@@ -22,6 +23,7 @@ import asyncio
 import gc
 import platform
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -155,29 +157,49 @@ async def gather_bare(n: int) -> None:
         await asyncio.gather(*[bare_async(a=1, b=2) for _ in range(TASKS)])
 
 
-async def blocked_bytes(start: Callable[[], Awaitable[Any]]) -> float:
-    """Traced memory per task while TASKS tasks are all blocked at the gate, after validating.
+SIDES: dict[str, Callable[[], Awaitable[Any]]] = {
+    "run": lambda: BlockedAdd.run(a=1, b=2),
+    "bare": lambda: bare_blocked(a=1, b=2),
+}
 
-    Measured on the second of two passes: asyncio's own tables grow and shrink with 10,000 tasks,
-    and without the first pass a side's figure moved by 64 B depending on which side ran before it.
-    """
-    per_task = 0.0
-    for _ in range(2):
-        Gate.event, Gate.arrived = asyncio.Event(), 0
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        tasks = [asyncio.ensure_future(start()) for _ in range(TASKS)]
-        while Gate.arrived < TASKS:
-            await asyncio.sleep(0)
-        gc.collect()
-        per_task = (tracemalloc.get_traced_memory()[0] - before) / TASKS
-        Gate.event.set()
-        values = await asyncio.gather(*tasks)
-        assert all((v if isinstance(v, int) else v.unwrap()) == 3 for v in values)
-        # Drop this pass's finished tasks (and the coroutines they hold) before the next pass
-        # measures: freed during the next pass, they would be subtracted from its figure.
-        del tasks, values
+
+async def blocked_bytes(side: str) -> float:
+    """Traced memory per task while TASKS tasks of one side are all blocked at the gate, after
+    validating: everything they allocate, asyncio's own bookkeeping included (as a real run in
+    flight costs it). Measured in a process of its own for each side (see `memory_of`), after
+    the same small warm-up: in a shared process, what asyncio's tables had grown to for the
+    other side moved the figures by hundreds of bytes."""
+    start = SIDES[side]
+    tracemalloc.start()
+    try:
+        per_task = 0.0
+        for count in (100, TASKS):  # the first pass only warms up (imports, first-use caches)
+            Gate.event, Gate.arrived = asyncio.Event(), 0
+            gc.collect()
+            before = tracemalloc.get_traced_memory()[0]
+            tasks = [asyncio.ensure_future(start()) for _ in range(count)]
+            while Gate.arrived < count:
+                await asyncio.sleep(0)
+            gc.collect()
+            per_task = (tracemalloc.get_traced_memory()[0] - before) / count
+            Gate.event.set()
+            values = await asyncio.gather(*tasks)
+            assert all((v if isinstance(v, int) else v.unwrap()) == 3 for v in values)
+            del tasks, values
+    finally:
+        tracemalloc.stop()
     return per_task
+
+
+async def memory_of(side: str) -> float:
+    """`blocked_bytes(side)`, measured in a fresh process."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--memory-side", side, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"measuring the memory of {side} failed")
+    return float(out.decode().strip())
 
 
 # The harness.
@@ -292,18 +314,14 @@ async def measure_all(clock: Clock, rounds: int, memory_rounds: int, warmups: in
     ]
     results = [await interleaved(m, rounds, warmups) for m in measures]
 
-    tracemalloc.start()
-    try:
-        memory = Measure(
-            f"memory per in-flight ({TASKS:,} blocked)",
-            1.2,
-            "B",
-            lambda: blocked_bytes(lambda: BlockedAdd.run(a=1, b=2)),
-            lambda: blocked_bytes(lambda: bare_blocked(a=1, b=2)),
-        )
-        results.append(await interleaved(memory, memory_rounds, 0))  # each side primes itself
-    finally:
-        tracemalloc.stop()
+    memory = Measure(
+        f"memory per in-flight ({TASKS:,} blocked)",
+        1.2,
+        "B",
+        lambda: memory_of("run"),
+        lambda: memory_of("bare"),
+    )
+    results.append(await interleaved(memory, memory_rounds, 0))
     return results
 
 
@@ -315,7 +333,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     parser.add_argument("--gc-off", action="store_true", help="disable the collector while timing")
+    parser.add_argument("--memory-side", choices=sorted(SIDES), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_side:  # a child process measuring one side's memory (see memory_of)
+        print(asyncio.run(blocked_bytes(args.memory_side)))
+        return
     rounds, memory_rounds, target = (7, 1, 0.03) if args.quick else (13, 3, 0.2)
     check_cases()
     clock = Clock(gc_on=not args.gc_off, target=target)

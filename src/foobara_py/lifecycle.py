@@ -412,45 +412,43 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
 async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
     """Run the command with these inputs: `await FetchUser.run(user_id=1)`. `run_sync`, awaiting
     where it calls (an AsyncCommand's hooks may also be plain functions). Its steps are helpers
-    here, so that the frame each run in flight keeps while it awaits is small."""
-    plan = cls._plan or cls._compile_plan()
+    that find the plan on the class, so that the frame each run in flight keeps while it awaits
+    holds little: a run in flight costs little more memory than a bare task."""
     command: Any = cls.__new__(cls)
     command.raw_inputs = inputs
-    if not plan.direct:
-        return await _driven(command, plan)
+    if not (cls._plan or cls._compile_plan()).direct:
+        return await _driven(command)
     try:
-        _cast_inputs(command, plan, inputs)
-        if plan.direct_hooks:
-            await _call_hooks(command, plan)
+        _cast_inputs(command)
+        if cls._plan.direct_hooks:  # type: ignore[union-attr]
+            await _call_hooks(command)
         result = command.execute()
         if type(result) is CoroutineType or _awaitable(result):
             result = await result
-        if plan.after_execute:
-            result = await _call_after_execute(command, result)
-        result = _succeed(command, plan, result)
+        result = await _after_execute(command, result) if cls._plan.after_execute else _succeed(command, result)  # type: ignore[union-attr]
     except BaseException:
-        result = await _end_async(command, plan)
+        result = await _end_async(command)
     command.outcome = result
     return result
 
 
-async def _driven(command: Any, plan: Plan) -> Outcome[Any]:
-    return await drive_async(run(command, plan))
+async def _driven(command: Any) -> Outcome[Any]:
+    return await drive_async(run(command, type(command)._plan))
 
 
 _awaitable = inspect.isawaitable
 
 
-def _cast_inputs(command: Any, plan: Plan, inputs: dict[str, Any]) -> None:
+def _cast_inputs(command: Any) -> None:
     try:
-        command.inputs = plan.validate_inputs(inputs)
+        command.inputs = type(command)._plan.validate_inputs(command.raw_inputs)
     except ValidationError as error:
         _recover_inputs(command, error, halt=True)
     command.state = _VALIDATED_EXECUTION
 
 
-async def _call_hooks(command: Any, plan: Plan) -> None:
-    for state, hook in plan.direct_hooks:
+async def _call_hooks(command: Any) -> None:
+    for state, hook in type(command)._plan.direct_hooks:
         command.state = state
         value = hook(command)
         if inspect.isawaitable(value):
@@ -460,16 +458,17 @@ async def _call_hooks(command: Any, plan: Plan) -> None:
     command.state = _VALIDATED_EXECUTION
 
 
-async def _call_after_execute(command: Any, result: Any) -> Any:
+async def _after_execute(command: Any, result: Any) -> Outcome[Any]:
     if command._errors:
         raise Halt
     result = command.after_execute(result)
-    return await result if inspect.isawaitable(result) else result
+    return _succeed(command, await result if inspect.isawaitable(result) else result)
 
 
-def _succeed(command: Any, plan: Plan, result: Any) -> Outcome[Any]:
+def _succeed(command: Any, result: Any) -> Outcome[Any]:
     if command._errors:
         raise Halt
+    plan = type(command)._plan
     command.result = result if type(result) is plan.result_exact else plan.check_result(result)
     command.state = _SUCCEEDED
     outcome = _new_outcome(Outcome)
@@ -477,8 +476,9 @@ def _succeed(command: Any, plan: Plan, result: Any) -> Outcome[Any]:
     return outcome
 
 
-async def _end_async(command: Any, plan: Plan) -> Outcome[Any]:
+async def _end_async(command: Any) -> Outcome[Any]:
     """The end of a direct async run that did not succeed (called while handling what ended it)."""
+    plan = type(command)._plan
     raised = sys.exception()
     assert raised is not None
     if type(raised) is Halt and not command._inflight:
