@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from foobara_py import AsyncCommand, Command
+from foobara_py import AsyncCommand, Command, FrameworkUsageError
 from foobara_py.lifecycle import State, Transition, add_step, remove_step
 from foobara_py.transaction import open_transactions
 
@@ -487,3 +487,197 @@ def test_add_step_refuses_what_cannot_be_a_step() -> None:
         add_step("validate", lambda command: None, before="nope")
     with pytest.raises(ValueError, match="belongs to"):
         add_step("validate", lambda command: None, before="load_records")
+
+
+# --------------------------------------------------------------------------------------------
+# Found by review: runs in flight while a class changes, rollbacks under cancellation, succeed
+
+
+async def test_a_callback_registered_while_a_run_is_in_flight_does_not_break_it() -> None:
+    gate = asyncio.Event()
+
+    class Slow(AsyncCommand[None, int]):
+        async def execute(self) -> int:
+            await gate.wait()
+            return 1
+
+    class SlowWithHook(Slow):
+        async def validate(self) -> None:
+            pass
+
+    runs = [asyncio.create_task(Slow.run()), asyncio.create_task(SlowWithHook.run())]
+    await asyncio.sleep(0)
+    Slow.after("succeed")(lambda command, transition: None)  # resets both classes' plans
+    step = add_step(Transition.VALIDATE, lambda command: None, needed=lambda cls: False, name="noop")
+    try:
+        gate.set()
+        outcomes = await asyncio.gather(*runs)
+    finally:
+        remove_step(step)
+    assert [outcome.unwrap() for outcome in outcomes] == [1, 1]
+
+
+async def test_a_cancellation_during_a_rollback_lets_the_rollback_finish() -> None:
+    db = AsyncTracked("db")
+    rolling_back = asyncio.Event()
+
+    class SlowRollback(AsyncTx):
+        async def rollback(self) -> None:  # type: ignore[override]
+            rolling_back.set()
+            await asyncio.sleep(0.02)
+            self.ends.append("rollback")
+
+    async def begin() -> Tracked.Tx:
+        transaction = SlowRollback(db)
+        db.transactions.append(transaction)
+        return transaction
+
+    db.begin = begin  # type: ignore[method-assign, assignment]
+
+    class Declined(AsyncCommand[None, int]):
+        transaction_resources = (db,)
+
+        async def execute(self) -> int:
+            self.add_runtime_error("declined")
+            return 0
+
+    task = asyncio.create_task(Declined.run())
+    await rolling_back.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert db.ends() == [["rollback"]]
+
+
+def test_a_succeed_callback_cannot_undo_a_committed_run(caplog: pytest.LogCaptureFixture) -> None:
+    db = Tracked()
+
+    class Notify(Command[None, int]):
+        transaction_resources = (db,)
+
+        def execute(self) -> int:
+            return 1
+
+    @Notify.after("succeed")
+    def mail(command: Any, transition: str) -> None:
+        command.add_runtime_error("mailer_down", halt=False)
+        raise ConnectionError("mailer down")
+
+    @Notify.before("succeed")
+    def stop(command: Any, transition: str) -> None:
+        command.halt()
+
+    seen: list[Any] = []
+    Notify.after("succeed")(lambda command, transition: seen.append(command))
+    outcome = Notify.run()
+    assert outcome.unwrap() == 1
+    assert db.ends() == [["commit"]]
+    assert seen[0].state == State.SUCCEEDED
+    assert "mailer down" in caplog.text and "runtime.mailer_down" in caplog.text
+
+
+def test_a_hook_patched_on_the_class_is_what_runs_call() -> None:
+    from unittest import mock
+
+    class Check(Command[Item, int]):
+        def validate(self) -> None:
+            pass
+
+        def execute(self) -> int:
+            return self.inputs.n
+
+    def refuse(self: Any) -> None:
+        self.add_input_error("n", "too_small")
+
+    def before(self: Any) -> None:
+        self.add_runtime_error("not_now")
+
+    assert Check.run(n=1).unwrap() == 1
+    with mock.patch.object(Check, "validate", refuse):
+        assert Check.run(n=1).error_keys == ["data.n.too_small"]
+    assert Check.run(n=1).unwrap() == 1
+    with mock.patch.object(Check, "before_execute", before, create=True):  # a hook it did not define
+        assert "before_execute" in Check.spec.hooks
+        assert Check.run(n=1).error_keys == ["runtime.not_now"]
+    assert "before_execute" not in Check.spec.hooks
+    with pytest.raises(TypeError, match="is async"):
+        Check.validate = AsyncCommand.validate  # type: ignore[assignment]
+
+
+async def test_a_run_ends_only_when_the_subcommands_it_started_have() -> None:
+    db = AsyncTracked("db")
+    log: list[str] = []
+
+    class Sub(AsyncCommand[Item, int]):
+        transaction_resources = (db,)
+
+        async def execute(self) -> int:
+            await asyncio.sleep(0.01)
+            log.append(f"sub {self.inputs.n}")
+            if self.inputs.n == 2:
+                self.add_runtime_error("broken")
+            return self.inputs.n
+
+    class FireAndForget(AsyncCommand[Item, int]):
+        depends_on = (Sub,)
+
+        async def execute(self) -> int:
+            self.task = asyncio.create_task(self.run_subcommand(Sub, n=self.inputs.n))
+            await asyncio.sleep(0)  # the subcommand has started: it is part of the run from now on
+            return 0
+
+    assert (await FireAndForget.run(n=1)).unwrap() == 0
+    assert log == ["sub 1"] and db.ends() == [["commit"]]
+    outcome = await FireAndForget.run(n=2)
+    assert outcome.error_keys == ["sub>runtime.broken"]
+    assert db.ends()[1] == ["rollback"]
+    await asyncio.gather(
+        *(task for task in asyncio.all_tasks() if task is not asyncio.current_task()), return_exceptions=True
+    )
+
+
+@pytest.mark.parametrize("transition", ["execute", "cast_inputs"])
+def test_an_around_callback_must_let_a_step_happen(transition: str) -> None:
+    class Skipped(Command[Item, int]):
+        def execute(self) -> int:
+            return self.inputs.n
+
+    Skipped.around(transition)(lambda command, transition, proceed: None)
+    with pytest.raises(FrameworkUsageError, match="without calling proceed"):
+        Skipped.run(n=1)
+
+
+def test_a_failed_rollback_comes_after_what_failed_the_run_and_each_is_told() -> None:
+    first, second = Tracked("first"), Tracked("second")
+    first.fail_rollback = second.fail_rollback = True
+
+    class Fails(Command[None, int]):
+        transaction_resources = (first, second)
+
+        def execute(self) -> int:
+            raise ValueError("the real problem")
+
+    outcome = Fails.run()
+    assert outcome.error_keys == ["runtime.execution_error", "runtime.rollback_failed"]
+    assert outcome.errors[1].message == "Rolling back failed: second lost the rollback; first lost the rollback"
+    assert outcome.errors[1].context == {"exception_classes": ["OSError", "OSError"]}
+
+
+def test_an_error_added_in_init_before_super_is_kept() -> None:
+    class Early(Command[None, int]):
+        def __init__(self, /, **raw_inputs: Any) -> None:
+            self.add_runtime_error("too_early", halt=False)
+            super().__init__(**raw_inputs)
+
+        def execute(self) -> int:
+            return 1
+
+    assert Early.run().error_keys == ["runtime.too_early"]
+
+
+def test_an_outcome_shows_a_result_too_long_to_write() -> None:
+    class Huge(Command[None, int]):
+        def execute(self) -> int:
+            return 10**5000
+
+    assert repr(Huge.run()) == "<Outcome success <int>>"

@@ -55,7 +55,22 @@ _TYPE_PARAMETERS: Any = (InputsT, ResultT)
 _HOOKS = ("load_records", "validate_records", "validate", "before_execute", "execute", "after_execute")
 
 
-class CommandBase(Generic[InputsT, ResultT]):
+class _CommandClass(type):
+    """The class of command classes: a hook set or deleted on a command class after it was
+    made (as `unittest.mock.patch.object` does) is what its next runs call."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _HOOKS and "spec" in cls.__dict__:
+            _hooks_changed(typing.cast("type[CommandBase[Any, Any]]", cls))
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        if name in _HOOKS and "spec" in cls.__dict__:
+            _hooks_changed(typing.cast("type[CommandBase[Any, Any]]", cls))
+
+
+class CommandBase(Generic[InputsT, ResultT], metaclass=_CommandClass):
     """What Command and AsyncCommand share. Subclass one of those two, not this."""
 
     # --- what a command class declares ---------------------------------------------------
@@ -110,7 +125,6 @@ class CommandBase(Generic[InputsT, ResultT]):
         (call `super().__init__(**raw_inputs)`); an exception here fails the run like one in
         `execute`. Commands are made by `run()`, not by calling the class."""
         self.raw_inputs = raw_inputs
-        self._errors = {}
 
     @classmethod
     def full_name(cls) -> str:
@@ -367,11 +381,7 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
         doc = cls.__dict__.get("__doc__")
         cls.description = inspect.cleandoc(doc) if doc else None
 
-    hooks = frozenset(name for name in _HOOKS if getattr(cls, name, None) is not getattr(base, name, None))
-    if not cls._is_async:
-        for name in hooks:
-            if inspect.iscoroutinefunction(getattr(cls, name)):
-                raise TypeError(f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks")
+    hooks = _hooks_of(cls, base)
     subcommands, mappers = _dependencies(cls)
 
     generic = isinstance(inputs_type, TypeVar) or isinstance(result_type, TypeVar)
@@ -406,6 +416,24 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     )
     if not generic and "execute" in hooks and not cls.__dict__.get("abstract", False):
         registry.current().add_pending(cls)
+
+
+def _hooks_of(cls: type[CommandBase[Any, Any]], base: type[CommandBase[Any, Any]]) -> frozenset[str]:
+    """The hooks a class defines (or inherits from a command between it and `base`)."""
+    hooks = frozenset(name for name in _HOOKS if getattr(cls, name, None) is not getattr(base, name, None))
+    if not cls._is_async:
+        for name in hooks:
+            if inspect.iscoroutinefunction(getattr(cls, name)):
+                raise TypeError(f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks")
+    return hooks
+
+
+def _hooks_changed(cls: type[CommandBase[Any, Any]]) -> None:
+    base = next((kind for kind in (AsyncCommand, Command) if issubclass(cls, kind)), CommandBase)
+    cls.spec = replace(cls.spec, hooks=_hooks_of(cls, base))
+    cls._plan = None
+    for subclass in cls.__subclasses__():
+        _hooks_changed(subclass)
 
 
 def place_in(cls: type[CommandBase[Any, Any]], domain: Domain) -> None:

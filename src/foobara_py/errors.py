@@ -100,6 +100,10 @@ class FoobaraError:
             key=error_key(category, symbol, path, runtime_path),
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its `cause` (which may not pickle: it is kept for debugging only)."""
+        return {**self.__dict__, "cause": None}
+
     def to_dict(self) -> dict[str, Any]:
         """Ruby Foobara's error hash."""
         return {

@@ -17,8 +17,8 @@ callbacks) is compiled when it first runs and kept until a callback or a step is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
+import logging
 import sys
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["State", "Step", "Transition", "add_step", "drive_async", "drive_sync"]
 
 R = TypeVar("R")
+logger = logging.getLogger("foobara_py")
 
 
 class Transition(StrEnum):
@@ -167,14 +168,15 @@ def _run_execute(command: Any) -> Generator[Any, Any, None]:
         if command._errors:
             raise Halt
     result = yield command.execute
+    if command._inflight:  # subcommands it started and did not await are part of the run
+        yield partial(_wait_for_subcommands, command, False)
     if command._errors:
         raise Halt
     if "after_execute" in hooks:
         result = yield partial(command.after_execute, result)
         if command._errors:
             raise Halt
-    plan = type(command)._plan
-    command.result = result if type(result) is plan.result_exact else plan.check_result(result)
+    command.result = type(command)._check_result(result)
 
 
 _new_outcome = Outcome.__new__
@@ -328,9 +330,11 @@ def _base_init(cls: type) -> Any:
 
 
 class Around:
-    """An instruction to the driver: run a transition's actions inside its around callbacks."""
+    """An instruction to the driver: run a transition's actions inside its around callbacks.
+    A transition that has steps must happen: an around callback that does not call `proceed()`
+    there is a mistake (its step's checks, the inputs' or the result's, would be skipped)."""
 
-    __slots__ = ("arounds", "command", "perform", "transition")
+    __slots__ = ("arounds", "command", "perform", "proceeded", "required", "transition")
 
     def __init__(
         self,
@@ -343,23 +347,38 @@ class Around:
         self.transition = transition
         self.arounds = arounds
         self.perform = perform
+        self.proceeded = False
+        self.required = transition in RUN_ORDER
 
     def run_sync(self) -> Any:
         def proceed_from(index: int) -> Any:
             if index == len(self.arounds):
+                self.proceeded = True
                 return drive_sync(self.perform())
             return self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
 
-        return proceed_from(0)
+        value = proceed_from(0)
+        self._check_proceeded()
+        return value
 
     async def run_async(self) -> Any:
         async def proceed_from(index: int) -> Any:
             if index == len(self.arounds):
+                self.proceeded = True
                 return await drive_async(self.perform())
             value = self.arounds[index](self.command, self.transition, lambda: proceed_from(index + 1))
             return await value if inspect.isawaitable(value) else value
 
-        return await proceed_from(0)
+        value = await proceed_from(0)
+        self._check_proceeded()
+        return value
+
+    def _check_proceeded(self) -> None:
+        if self.required and not self.proceeded:
+            raise FrameworkUsageError(
+                f"An around callback of {type(self.command).full_name()}'s {self.transition} transition "
+                "returned without calling proceed(): the transition's steps did not happen"
+            )
 
 
 # The two runners: `Command.run` and `AsyncCommand.run`. A plan whose steps are only casting the
@@ -411,44 +430,41 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
 
 async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
     """Run the command with these inputs: `await FetchUser.run(user_id=1)`. `run_sync`, awaiting
-    where it calls (an AsyncCommand's hooks may also be plain functions). Its steps are helpers
-    that find the plan on the class, so that the frame each run in flight keeps while it awaits
-    holds little: a run in flight costs little more memory than a bare task."""
+    where it calls (an AsyncCommand's hooks may also be plain functions). Its steps are helpers,
+    so that the frame each run in flight keeps while it awaits holds little: a run in flight
+    costs little more memory than a bare task."""
+    plan = cls._plan or cls._compile_plan()
     command: Any = cls.__new__(cls)
     command.raw_inputs = inputs
-    if not (cls._plan or cls._compile_plan()).direct:
-        return await _driven(command)
+    if not plan.direct:
+        return await drive_async(run(command, plan))
     try:
-        _cast_inputs(command)
-        if cls._plan.direct_hooks:  # type: ignore[union-attr]
-            await _call_hooks(command)
+        _cast_inputs(command, plan)
+        if plan.direct_hooks:
+            await _call_hooks(command, plan)
         result = command.execute()
         if type(result) is CoroutineType or _awaitable(result):
             result = await result
-        result = await _after_execute(command, result) if cls._plan.after_execute else _succeed(command, result)  # type: ignore[union-attr]
+        result = await _after_execute(command, plan, result)
     except BaseException:
-        result = await _end_async(command)
+        result = await _end_async(command, plan)
     command.outcome = result
     return result
-
-
-async def _driven(command: Any) -> Outcome[Any]:
-    return await drive_async(run(command, type(command)._plan))
 
 
 _awaitable = inspect.isawaitable
 
 
-def _cast_inputs(command: Any) -> None:
+def _cast_inputs(command: Any, plan: Plan) -> None:
     try:
-        command.inputs = type(command)._plan.validate_inputs(command.raw_inputs)
+        command.inputs = plan.validate_inputs(command.raw_inputs)
     except ValidationError as error:
         _recover_inputs(command, error, halt=True)
     command.state = _VALIDATED_EXECUTION
 
 
-async def _call_hooks(command: Any) -> None:
-    for state, hook in type(command)._plan.direct_hooks:
+async def _call_hooks(command: Any, plan: Plan) -> None:
+    for state, hook in plan.direct_hooks:
         command.state = state
         value = hook(command)
         if inspect.isawaitable(value):
@@ -458,17 +474,23 @@ async def _call_hooks(command: Any) -> None:
     command.state = _VALIDATED_EXECUTION
 
 
-async def _after_execute(command: Any, result: Any) -> Outcome[Any]:
-    if command._errors:
-        raise Halt
-    result = command.after_execute(result)
-    return _succeed(command, await result if inspect.isawaitable(result) else result)
+async def _after_execute(command: Any, plan: Plan, result: Any) -> Outcome[Any]:
+    """What follows `execute` in a direct async run: the subcommands it started and did not
+    await, then `after_execute`, then the outcome."""
+    if command._inflight:
+        await _wait_for_subcommands(command, False)
+    if plan.after_execute:
+        if command._errors:
+            raise Halt
+        result = command.after_execute(result)
+        if inspect.isawaitable(result):
+            result = await result
+    return _succeed(command, plan, result)
 
 
-def _succeed(command: Any, result: Any) -> Outcome[Any]:
+def _succeed(command: Any, plan: Plan, result: Any) -> Outcome[Any]:
     if command._errors:
         raise Halt
-    plan = type(command)._plan
     command.result = result if type(result) is plan.result_exact else plan.check_result(result)
     command.state = _SUCCEEDED
     outcome = _new_outcome(Outcome)
@@ -476,9 +498,8 @@ def _succeed(command: Any, result: Any) -> Outcome[Any]:
     return outcome
 
 
-async def _end_async(command: Any) -> Outcome[Any]:
+async def _end_async(command: Any, plan: Plan) -> Outcome[Any]:
     """The end of a direct async run that did not succeed (called while handling what ended it)."""
-    plan = type(command)._plan
     raised = sys.exception()
     assert raised is not None
     if type(raised) is Halt and not command._inflight:
@@ -511,26 +532,54 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
             command.state = planned.state
             if command._errors:
                 raise Halt
-        callbacks = plan.finish.get(Transition.SUCCEED)
-        if callbacks is None:
-            command.state = State.SUCCEEDED
-        else:
-            with contextlib.suppress(Halt):
-                yield from _with_callbacks(command, Transition.SUCCEED, (), callbacks)
-            if command._errors:
-                command.state = State.FAILED
-        outcome: Outcome[Any] = (
-            Outcome(command.result, (), plan.result_node)
-            if not command._errors
-            else Outcome(None, command._errors.values())
-        )
     except BaseException as raised:  # every way a run can end early
         outcome = yield from _end_early(command, plan, raised)
+    else:
+        yield from _succeeded(command, plan)
+        outcome = Outcome(command.result, (), plan.result_node)
     finally:
         if command._transactions is not None:
             command._transactions.close()
     command.outcome = outcome
     return outcome
+
+
+def _succeeded(command: Any, plan: Plan) -> Generator[Any, Any, None]:
+    """The succeed transition. It comes after the commit: nothing its callbacks do (raise, halt,
+    add an error) can undo the run, so what they raise or add is logged, not reported."""
+    callbacks = plan.finish.get(Transition.SUCCEED)
+    if callbacks is not None:
+        known = set(command._errors)
+        for before in callbacks.before:
+            yield from _logged(command, partial(before, command, Transition.SUCCEED))
+        if callbacks.around:
+            yield from _logged(command, Around(command, Transition.SUCCEED, callbacks.around, _nothing))
+        command.state = State.SUCCEEDED
+        for after in callbacks.after:
+            yield from _logged(command, partial(after, command, Transition.SUCCEED))
+        added = [error for key, error in command._errors.items() if key not in known]
+        if added:
+            logger.error(
+                "%s: a callback of its succeed transition added %s after the run succeeded; ignored",
+                type(command).full_name(),
+                ", ".join(error.key for error in added),
+            )
+            command._errors = {}
+    command.state = State.SUCCEEDED
+
+
+def _logged(command: Any, instruction: Any) -> Generator[Any, Any, None]:
+    try:
+        yield instruction
+    except Halt:
+        pass
+    except Exception as exc:
+        logger.error(
+            "%s: a callback of its succeed transition raised %s after the run succeeded",
+            type(command).full_name(),
+            type(exc).__name__,
+            exc_info=exc,
+        )
 
 
 def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any, Any, Outcome[Any]]:
@@ -542,12 +591,13 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
         # Subcommands still running in other tasks end before the transactions do: after a halt
         # they finish (every error they add is kept), after anything else they are cancelled.
         yield partial(_wait_for_subcommands, command, other is not None)
+    failed_rollbacks: list[Exception] = []
     if command._transactions is not None:
         for problem in (yield from transaction.rollback(command)):
-            if not isinstance(problem, Exception):
-                other = other if other is not None and not isinstance(other, Exception) else problem
-            else:
-                command._record(_rollback_failed(problem))
+            if isinstance(problem, Exception):
+                failed_rollbacks.append(problem)
+            elif other is None or isinstance(other, Exception):
+                other = problem  # a cancellation (or an exit) during the rollbacks goes on up
     # An exception from the command's own code is an error in the outcome; a misuse of the
     # framework and a cancellation go on up once the run has ended.
     escapes = other is not None and (not isinstance(other, Exception) or isinstance(other, FrameworkUsageError))
@@ -557,6 +607,8 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
         command.exception = other
         if not escapes:
             command._record(execution_error(other))
+    if failed_rollbacks:  # after what made the run fail
+        command._record(_rollback_failed(failed_rollbacks))
     ending = Transition.FAIL if other is None else Transition.ERROR
     if plan.finish:
         yield from _finish(command, plan, ending)
@@ -686,14 +738,14 @@ def execution_error(exc: BaseException) -> FoobaraError:
     )
 
 
-def _rollback_failed(exc: Exception) -> FoobaraError:
-    cause = execution_error(exc)
+def _rollback_failed(problems: list[Exception]) -> FoobaraError:
+    causes = [execution_error(problem) for problem in problems]
     return FoobaraError(
         symbol="rollback_failed",
-        message=f"Rolling back failed: {cause.message}",
+        message=f"Rolling back failed: {'; '.join(cause.message for cause in causes)}",
         category="runtime",
-        context=cause.context,
-        cause=exc,
+        context={"exception_classes": [cause.context["exception_class"] for cause in causes]},
+        cause=problems[0],
     )
 
 
@@ -736,13 +788,41 @@ async def drive_async(lifecycle: Generator[Any, Any, R]) -> R:
             return stop.value  # type: ignore[no-any-return]
         value = error = None
         try:
-            value = await instruction.run_async() if type(instruction) is Around else instruction()
-            if inspect.isawaitable(value):
-                value = await value
+            if type(instruction) is Around:
+                value = await instruction.run_async()
+            elif type(instruction) is transaction.Shielded:
+                value = await _to_the_end(instruction.call)
+            else:
+                value = instruction()
+                if inspect.isawaitable(value):
+                    value = await value
         except StopIteration as exc:
             error = _StopIterationRaised(exc)
         except BaseException as exc:
             error = exc
+
+
+async def _to_the_end(call: Callable[[], Any]) -> Any:
+    """Make the call and await what it returns, to the end even if the run is cancelled
+    meanwhile; then let the cancellation go on (before what the call raised, if both)."""
+    value = call()
+    if not inspect.isawaitable(value):
+        return value
+    task = asyncio.ensure_future(value)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.cancelled():  # the call itself was cancelled, not the run awaiting it
+                raise
+            cancelled = exc
+        except BaseException:  # the call raised: task.result() below raises it again
+            break
+    if cancelled is not None:
+        task.exception()  # seen: asyncio would warn of an exception never retrieved
+        raise cancelled
+    return task.result()
 
 
 def _describe_call(instruction: Any) -> str:

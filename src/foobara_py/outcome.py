@@ -80,4 +80,8 @@ class Outcome(Generic[T]):
             return f"<Outcome failure {self.error_keys}>"
         node = self._result_type
         shown = redact(node, self.result) if node is not None and holds_secret(node) else self.result
-        return f"<Outcome success {shown!r}>"
+        try:
+            text = repr(shown)
+        except ValueError:  # an integer too long to write, say
+            text = f"<{type(shown).__name__}>"
+        return f"<Outcome success {text}>"

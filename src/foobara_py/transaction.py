@@ -16,7 +16,7 @@ requires plain ones. The core never imports a driver: drivers implement this pro
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -90,9 +90,23 @@ def commit(command: CommandBase[Any, Any]) -> Generator[Any, Any, None]:
         run.pending.pop(0)
 
 
+class Shielded:
+    """A call the lifecycle's driver lets finish even if the run is cancelled meanwhile; the
+    cancellation is raised once it has."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.call = call
+
+    def __call__(self) -> Any:
+        return self.call()
+
+
 def rollback(command: CommandBase[Any, Any]) -> Generator[Any, Any, list[BaseException]]:
-    """Roll back every transaction still pending, whatever each rollback does; returns what the
-    rollbacks raised (a cancellation among them is the caller's to re-raise)."""
+    """Roll back every transaction still pending, whatever each rollback does (a cancellation
+    does not interrupt one); returns what the rollbacks raised (a cancellation among them is the
+    caller's to re-raise)."""
     run = command._transactions
     problems: list[BaseException] = []
     if run is None:
@@ -100,7 +114,7 @@ def rollback(command: CommandBase[Any, Any]) -> Generator[Any, Any, list[BaseExc
     while run.pending:
         transaction = run.pending.pop()
         try:
-            yield transaction.rollback
+            yield Shielded(transaction.rollback)
         except BaseException as exc:  # the other rollbacks must still happen
             problems.append(exc)
     return problems
