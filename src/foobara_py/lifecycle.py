@@ -402,11 +402,12 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
             command.inputs = plan.validate_inputs(inputs)
         except ValidationError as error:
             _recover_inputs(command, error, halt=True)
-        for state, hook in plan.direct_hooks:
-            command.state = state
-            hook(command)
-            if command._errors:
-                raise Halt
+        if plan.direct_hooks:
+            for state, hook in plan.direct_hooks:
+                command.state = state
+                hook(command)
+                if command._errors:
+                    raise Halt
         command.state = _VALIDATED_EXECUTION
         result = command.execute()
         if plan.after_execute:
@@ -415,10 +416,12 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
             result = command.after_execute(result)
         if command._errors:
             raise Halt
-        command.result = result if type(result) is plan.result_exact else plan.check_result(result)
+        command.result = result = result if type(result) is plan.result_exact else plan.check_result(result)
         command.state = _SUCCEEDED
         outcome = _new_outcome(Outcome)
-        outcome.result, outcome._errors, outcome._result_type = command.result, (), plan.result_node
+        outcome._errors = ()
+        outcome.result = result
+        outcome._result_type = plan.result_node
     except Halt:  # a direct plan has no transaction and no callback: nothing else to undo
         command.state = _FAILED
         outcome = _halted(command)
@@ -439,13 +442,27 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
     if not plan.direct:
         return await drive_async(run(command, plan))
     try:
-        _cast_inputs(command, plan)
+        try:
+            command.inputs = plan.validate_inputs(inputs)
+        except ValidationError:
+            _recover_inputs(command, sys.exception(), halt=True)  # type: ignore[arg-type]
+        command.state = _VALIDATED_EXECUTION
         if plan.direct_hooks:
             await _call_hooks(command, plan)
         result = command.execute()
         if type(result) is CoroutineType or _awaitable(result):
             result = await result
-        result = await _after_execute(command, plan, result)
+        if command._inflight or plan.after_execute:
+            result = await _after_execute(command, plan, result)
+        elif command._errors:
+            raise Halt
+        else:  # the outcome, as _succeed makes it (written out: one call less on every run)
+            command.result = result if type(result) is plan.result_exact else plan.check_result(result)
+            command.state = _SUCCEEDED
+            result = _new_outcome(Outcome)
+            result._errors = ()
+            result.result = command.result
+            result._result_type = plan.result_node
     except BaseException:
         result = await _end_async(command, plan)
     command.outcome = result
@@ -453,14 +470,6 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
 
 
 _awaitable = inspect.isawaitable
-
-
-def _cast_inputs(command: Any, plan: Plan) -> None:
-    try:
-        command.inputs = plan.validate_inputs(command.raw_inputs)
-    except ValidationError as error:
-        _recover_inputs(command, error, halt=True)
-    command.state = _VALIDATED_EXECUTION
 
 
 async def _call_hooks(command: Any, plan: Plan) -> None:
