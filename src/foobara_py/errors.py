@@ -86,19 +86,18 @@ class FoobaraError:
         is_fatal: bool = False,
         cause: BaseException | None = None,
     ) -> None:
-        # One write to the instance dict instead of a frozen dataclass's eight guarded ones:
-        # failing runs make these on their path.
-        self.__dict__.update(
-            symbol=symbol,
-            message=message,
-            category=category,
-            path=path,
-            runtime_path=runtime_path,
-            context={} if context is None else context,
-            is_fatal=is_fatal,
-            cause=cause,
-            key=error_key(category, symbol, path, runtime_path),
-        )
+        # Written straight into the instance dict, as a frozen dataclass cannot assign: failing
+        # runs make these on their path.
+        fields = self.__dict__
+        fields["symbol"] = symbol
+        fields["message"] = message
+        fields["category"] = category
+        fields["path"] = path
+        fields["runtime_path"] = runtime_path
+        fields["context"] = {} if context is None else context
+        fields["is_fatal"] = is_fatal
+        fields["cause"] = cause
+        fields["key"] = error_key(category, symbol, path, runtime_path)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its `cause` (which may not pickle: it is kept for debugging only)."""

@@ -631,9 +631,11 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
 
 def _halted(command: Any) -> Outcome[Any]:
     """The outcome of a run that did not succeed: its errors."""
-    _report_halt(command)
+    if not command._errors:
+        _report_halt(command)
     outcome = _new_outcome(Outcome)
-    outcome.result, outcome._errors, outcome._result_type = None, tuple(command._errors.values()), None
+    outcome._errors = tuple(command._errors.values())
+    outcome.result = outcome._result_type = None
     return outcome
 
 

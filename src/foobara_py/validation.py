@@ -176,13 +176,21 @@ def _value_at(data: Any, path: tuple[PathPart, ...]) -> Any:
 
 def _cannot_cast(path: tuple[PathPart, ...], node: TypeNode, value: Any, sensitive: bool) -> FoobaraError:
     value = _shown(value, node, sensitive)
-    type_name = node.type
-    message = (
-        f"{_at(path)}Cannot cast {_described(value)} to {_article(type_name)} {type_name}. "
-        f"Expected it to be {_EXPECTATIONS.get(type_name, 'a ' + type_name)}"
-    )
+    message = f"{_at(path)}Cannot cast {_described(value)} {_cast_phrase(node.type)}"
     context = {"cast_to": node.declaration(), "value": value}
     return FoobaraError("cannot_cast", message, "data", path, (), context, True)
+
+
+_CAST_PHRASES: dict[str, str] = {}
+
+
+def _cast_phrase(type_name: str) -> str:
+    """`to an integer. Expected it to be a Integer, or ...`: the end of a cannot_cast message."""
+    phrase = _CAST_PHRASES.get(type_name)
+    if phrase is None:
+        expected = _EXPECTATIONS.get(type_name, "a " + type_name)
+        phrase = _CAST_PHRASES[type_name] = f"to {_article(type_name)} {type_name}. Expected it to be {expected}"
+    return phrase
 
 
 def _missing(path: tuple[PathPart, ...]) -> FoobaraError:
@@ -297,9 +305,14 @@ def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, An
         else:
             others.extend(_validator_error(err, at))
 
-    unexpected_errors = [_unexpected(level, names, _allowed_names(root, level)) for level, names in unexpected.items()]
+    unexpected_errors = (
+        [_unexpected(level, names, _allowed_names(root, level)) for level, names in unexpected.items()]
+        if unexpected
+        else []
+    )
     if not many:  # what one pydantic error became: nothing to stop, nothing to order
-        return _dedupe([*missing, *unexpected_errors, *others])
+        found = [*missing, *unexpected_errors, *others]
+        return found if len(found) == 1 else _dedupe(found)
     # Levels that stop at a fatal error: missing attributes, or else unexpected ones.
     missing_levels = {error.path[:-1] for error in missing}
     stopped = missing_levels | {e.path for e in unexpected_errors}
