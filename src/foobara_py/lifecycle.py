@@ -148,17 +148,13 @@ def _cast_and_validate_inputs(command: CommandBase[Any, Any]) -> None:
         _recover_inputs(command, error)
 
 
-def _recover_inputs(command: Any, error: ValidationError, *, halt: bool = False) -> None:
-    """The failure path of casting the inputs: Ruby's casts, or Foobara's errors (and, with
-    `halt`, the run stops on them)."""
+def _recover_inputs(command: Any, error: ValidationError) -> None:
+    """The failure path of casting the inputs: Ruby's casts, or Foobara's errors."""
     inputs, errors = type(command)._inputs_caster.recover(command.raw_inputs, error)
     if not errors:
         command.inputs = inputs
-        return
     for problem in errors:
         command._record(problem)
-    if halt:
-        raise Halt
 
 
 def _run_execute(command: Any) -> Generator[Any, Any, None]:
@@ -401,7 +397,11 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
         try:
             command.inputs = plan.validate_inputs(inputs)
         except ValidationError as error:
-            _recover_inputs(command, error, halt=True)
+            _recover_inputs(command, error)
+            if command._errors:  # the commonest failure: ended here, without raising a Halt
+                command.state = _FAILED
+                command.outcome = outcome = _halted(command)
+                return outcome
         if plan.direct_hooks:
             for state, hook in plan.direct_hooks:
                 command.state = state
@@ -445,7 +445,11 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
         try:
             command.inputs = plan.validate_inputs(inputs)
         except ValidationError:
-            _recover_inputs(command, sys.exception(), halt=True)  # type: ignore[arg-type]
+            _recover_inputs(command, sys.exception())  # type: ignore[arg-type]
+            if command._errors:  # the commonest failure: ended here, without raising a Halt
+                command.state = _FAILED
+                command.outcome = result = _halted(command)
+                return result
         command.state = _VALIDATED_EXECUTION
         if plan.direct_hooks:
             await _call_hooks(command, plan)

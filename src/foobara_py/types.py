@@ -314,6 +314,7 @@ class TypeNode:
     _declarations: dict[bool, Any] = field(default_factory=dict, repr=False)
     _by_alias: dict[str, str] | None = field(default=None, repr=False)
     _holds_secret: bool | None = field(default=None, repr=False)  # see jsonable.holds_secret
+    _located: dict[tuple[Any, ...], Any] | None = field(default=None, repr=False)  # see validation._locate
 
     def field_named(self, key: str | int) -> FieldSpec | None:
         if self.fields is None or not isinstance(key, str):

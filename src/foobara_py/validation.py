@@ -78,7 +78,24 @@ class _Located(NamedTuple):
     in_union: bool  # the location lies inside a union: report it at the union's path
 
 
+_LOCATIONS_KEPT = 256  # per root type: the places its errors were found, kept for the next time
+
+
 def _locate(root: TypeNode, loc: tuple[Any, ...]) -> _Located:
+    """Where pydantic's error location `loc` is in Foobara's terms (the same every time: kept)."""
+    known = root._located
+    if known is None:
+        known = root._located = {}
+    located = known.get(loc)
+    if located is None:
+        located = _find(root, loc)
+        if len(known) >= _LOCATIONS_KEPT:
+            known.clear()
+        known[loc] = located
+    return located
+
+
+def _find(root: TypeNode, loc: tuple[Any, ...]) -> _Located:
     node: TypeNode | None = root
     parent: TypeNode | None = None
     path: list[PathPart] = []
