@@ -453,3 +453,25 @@ def test_nan_and_infinity_are_written_as_strings() -> None:
     assert failed["errors"][0]["message"] == "Max exceeded. Infinity is larger than 10.0"
     json.dumps(ok, allow_nan=False)
     json.dumps(failed, allow_nan=False)
+
+
+def test_the_inputs_models_are_left_as_they_were() -> None:
+    """A command validates its inputs with a validator of its own (Ruby's rule for unexpected
+    attributes compiled in); the models themselves, used outside commands, are unchanged."""
+    from pydantic import BaseModel
+
+    class Part(BaseModel):
+        n: int
+
+    class Whole(BaseModel):
+        part: Part
+        tag: str = ""
+
+    class UsesWhole(Command[Whole, int]):
+        def execute(self) -> int:
+            return self.inputs.part.n
+
+    assert UsesWhole.run(part={"n": 1, "x": 2}).error_keys == ["data.part.unexpected_attributes"]
+    assert Whole.__pydantic_complete__ and Part.__pydantic_complete__
+    assert Whole.model_validate({"part": {"n": 1, "x": 2}, "y": 3}) == Whole(part=Part(n=1))  # pydantic's default
+    assert type(UsesWhole.run(part={"n": 1}).unwrap()) is int

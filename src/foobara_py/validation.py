@@ -10,12 +10,14 @@ the failure path only.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from functools import partial
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaValidator
 
 from .error_catalogue import CONSTRAINTS
 from .errors import FoobaraError, PathPart
@@ -534,8 +536,13 @@ class InputsCaster:
         if model is None:
             self.validate = _no_inputs
             self._lenient = None
+            return
+        assert node is not None
+        forbidding = _forbidding_validator(model)
+        if forbidding is not None:  # each model's own `extra` setting is in it: no second pass
+            self.validate = forbidding
+            self._lenient = None
         else:
-            assert node is not None
             validate = model.__pydantic_validator__.validate_python
             self.validate = partial(validate, extra="forbid")
             self._lenient = validate if _any_accepts_extra(node) else None
@@ -552,6 +559,68 @@ class InputsCaster:
             return self.validate(raw), []
         except ValidationError as error:
             return self.recover(raw, error)
+
+
+# Unexpected attributes are an error (Ruby's rule) in every model that does not set `extra` itself.
+# pydantic's per-call `extra="forbid"` would also override the models that do, and costs a quarter
+# of a simple validation on every run; so each inputs model gets, once, a validator of its own
+# schema with `extra_behavior="forbid"` written into those models.
+
+
+def _forbidding_validator(model: type[BaseModel]) -> Callable[[Any], Any] | None:
+    """`model`'s validation with Ruby's rule for unexpected attributes; None where its schema
+    cannot be rebuilt so (the caller then uses pydantic's per-call override)."""
+    try:
+        schema = model.__pydantic_core_schema__
+        classes = _models_in(schema, {})
+        if not classes:
+            return None
+        # pydantic-core takes a complete model's own validator in place of its schema: marked
+        # incomplete while the new validator is built, each model is built from the new schema.
+        with _BUILDING:
+            marked = {cls: cls.__dict__.get("__pydantic_complete__") for cls in classes}
+            try:
+                for cls in classes:
+                    setattr(cls, "__pydantic_complete__", False)  # noqa: B010
+                validator = SchemaValidator(_forbidding(schema))
+            finally:
+                for cls, complete in marked.items():
+                    if complete is None:
+                        delattr(cls, "__pydantic_complete__")
+                    else:
+                        setattr(cls, "__pydantic_complete__", complete)  # noqa: B010
+    except Exception:  # a schema of a shape this does not know: pydantic's own way still works
+        return None
+    return validator.validate_python
+
+
+_BUILDING = threading.Lock()
+
+
+def _models_in(schema: Any, found: dict[type, None]) -> dict[type, None]:
+    if isinstance(schema, dict):
+        if schema.get("type") == "model":
+            found[schema["cls"]] = None
+        for value in schema.values():
+            _models_in(value, found)
+    elif isinstance(schema, list):
+        for value in schema:
+            _models_in(value, found)
+    return found
+
+
+def _forbidding(schema: Any) -> Any:
+    """A copy of a core schema in which the models that do not set `extra` forbid extra keys."""
+    if isinstance(schema, list):
+        return [_forbidding(value) for value in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copy = {key: _forbidding(value) for key, value in schema.items()}
+    if copy.get("type") == "model" and "extra" not in copy["cls"].model_config:
+        inner = copy["schema"]
+        if isinstance(inner, dict) and inner.get("type") == "model-fields":
+            copy["schema"] = {**inner, "extra_behavior": "forbid"}
+    return copy
 
 
 class _NoFields(BaseModel, extra="forbid"):
