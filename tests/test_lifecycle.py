@@ -576,7 +576,8 @@ def test_a_succeed_callback_cannot_undo_a_committed_run(caplog: pytest.LogCaptur
     assert "mailer down" in caplog.text and "runtime.mailer_down" in caplog.text
 
 
-def test_a_hook_patched_on_the_class_is_what_runs_call() -> None:
+@pytest.mark.parametrize("with_callback", [False, True])
+def test_a_hook_patched_on_the_class_is_what_runs_call(with_callback: bool) -> None:
     from unittest import mock
 
     class Check(Command[Item, int]):
@@ -586,22 +587,48 @@ def test_a_hook_patched_on_the_class_is_what_runs_call() -> None:
         def execute(self) -> int:
             return self.inputs.n
 
+    if with_callback:  # the lifecycle generator calls hooks; without callbacks, the direct runner
+        Check.before("execute")(lambda command, transition: None)
+
     def refuse(self: Any) -> None:
         self.add_input_error("n", "too_small")
-
-    def before(self: Any) -> None:
-        self.add_runtime_error("not_now")
 
     assert Check.run(n=1).unwrap() == 1
     with mock.patch.object(Check, "validate", refuse):
         assert Check.run(n=1).error_keys == ["data.n.too_small"]
     assert Check.run(n=1).unwrap() == 1
-    with mock.patch.object(Check, "before_execute", before, create=True):  # a hook it did not define
-        assert "before_execute" in Check.spec.hooks
-        assert Check.run(n=1).error_keys == ["runtime.not_now"]
-    assert "before_execute" not in Check.spec.hooks
-    with pytest.raises(TypeError, match="is async"):
-        Check.validate = AsyncCommand.validate  # type: ignore[assignment]
+    with mock.patch.object(Check, "validate") as validate:  # a mock: called as the method was
+        assert Check.run(n=1).unwrap() == 1
+        validate.assert_called_once_with()
+
+
+def test_a_sync_command_refuses_a_hook_that_turns_out_async() -> None:
+    class Check(Command[Item, int]):
+        def validate(self) -> Any:
+            return asyncio.sleep(0)  # a coroutine: an async hook in disguise
+
+        def execute(self) -> int:
+            return self.inputs.n
+
+    with pytest.raises(FrameworkUsageError, match="is async"):
+        Check.run(n=1)
+
+
+def test_a_command_may_mix_in_an_abstract_base_class() -> None:
+    import abc
+
+    class Audited(abc.ABC):
+        @abc.abstractmethod
+        def audit(self) -> str: ...
+
+    class Add(Command[Item, str], Audited):
+        def audit(self) -> str:
+            return "audited"
+
+        def execute(self) -> str:
+            return f"{self.audit()} {self.inputs.n}"
+
+    assert Add.run(n=1).unwrap() == "audited 1"
 
 
 async def test_a_run_ends_only_when_the_subcommands_it_started_have() -> None:
@@ -631,6 +658,23 @@ async def test_a_run_ends_only_when_the_subcommands_it_started_have() -> None:
     outcome = await FireAndForget.run(n=2)
     assert outcome.error_keys == ["sub>runtime.broken"]
     assert db.ends()[1] == ["rollback"]
+
+    class Quick(AsyncCommand[Item, int]):
+        async def execute(self) -> int:
+            return self.inputs.n
+
+    class RunsLate(AsyncCommand[Item, int]):
+        depends_on = (Quick,)
+
+        async def execute(self) -> int:
+            self.late = asyncio.create_task(self.run_subcommand(Quick, n=self.inputs.n))  # not started yet
+            return 0
+
+    ran: list[Any] = []
+    RunsLate.after("succeed")(lambda command, transition: ran.append(command))
+    assert (await RunsLate.run(n=3)).unwrap() == 0
+    with pytest.raises(FrameworkUsageError, match="after its run had ended"):
+        await ran[0].late
     await asyncio.gather(
         *(task for task in asyncio.all_tasks() if task is not asyncio.current_task()), return_exceptions=True
     )
@@ -645,6 +689,45 @@ def test_an_around_callback_must_let_a_step_happen(transition: str) -> None:
     Skipped.around(transition)(lambda command, transition, proceed: None)
     with pytest.raises(FrameworkUsageError, match="without calling proceed"):
         Skipped.run(n=1)
+
+
+async def test_a_cancelled_run_stops_the_subcommands_it_waits_for_and_rolls_back() -> None:
+    db = AsyncTracked("db")
+    finished: list[int] = []
+
+    class Sub(AsyncCommand[Item, int]):
+        async def execute(self) -> int:
+            if self.inputs.n == 1:
+                self.add_runtime_error("broken")
+            await asyncio.sleep(0.3)
+            finished.append(self.inputs.n)
+            return self.inputs.n
+
+    class Gathers(AsyncCommand[None, int]):
+        depends_on = (Sub,)
+        transaction_resources = (db,)
+
+        async def execute(self) -> int:
+            return sum(await asyncio.gather(self.run_subcommand(Sub, n=1), self.run_subcommand(Sub, n=2)))
+
+    class Starts(AsyncCommand[None, int]):
+        depends_on = (Sub,)
+        transaction_resources = (db,)
+
+        async def execute(self) -> int:
+            self.started = asyncio.create_task(self.run_subcommand(Sub, n=3))
+            await asyncio.sleep(0)
+            return 0
+
+    for command in (Gathers, Starts):  # halted, then cancelled while waiting; waiting after execute
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(command.run(), timeout=0.05)
+        assert loop.time() - began < 0.25  # the timeout was not stretched to the subcommand's end
+    await asyncio.sleep(0.35)
+    assert finished == []
+    assert db.ends() == [["rollback"], ["rollback"]]
 
 
 def test_a_failed_rollback_comes_after_what_failed_the_run_and_each_is_told() -> None:

@@ -77,3 +77,21 @@ def test_generic_command_bases_are_resolved_in_subclasses() -> None:
     assert Hello.inputs_type() is Named
     with pytest.raises(Exception, match="does not say its inputs"):
         Greeter.run(name="x")
+
+
+def test_errors_copy_with_their_cause_and_pickle_without_it() -> None:
+    import copy
+    import pickle
+    import threading
+
+    class Unpicklable(Exception):
+        def __init__(self) -> None:
+            super().__init__("held a lock")
+            self.lock = threading.Lock()
+
+    error = FoobaraError("broken", "Broken", context={"items": [1, 2]}, cause=Unpicklable())
+    assert copy.copy(error).cause is error.cause
+    deep = copy.deepcopy(error)
+    assert deep == error and deep.cause is error.cause and deep.context is not error.context
+    restored = pickle.loads(pickle.dumps(error))
+    assert restored == error and restored.key == "runtime.broken" and restored.cause is None

@@ -55,22 +55,7 @@ _TYPE_PARAMETERS: Any = (InputsT, ResultT)
 _HOOKS = ("load_records", "validate_records", "validate", "before_execute", "execute", "after_execute")
 
 
-class _CommandClass(type):
-    """The class of command classes: a hook set or deleted on a command class after it was
-    made (as `unittest.mock.patch.object` does) is what its next runs call."""
-
-    def __setattr__(cls, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if name in _HOOKS and "spec" in cls.__dict__:
-            _hooks_changed(typing.cast("type[CommandBase[Any, Any]]", cls))
-
-    def __delattr__(cls, name: str) -> None:
-        super().__delattr__(name)
-        if name in _HOOKS and "spec" in cls.__dict__:
-            _hooks_changed(typing.cast("type[CommandBase[Any, Any]]", cls))
-
-
-class CommandBase(Generic[InputsT, ResultT], metaclass=_CommandClass):
+class CommandBase(Generic[InputsT, ResultT]):
     """What Command and AsyncCommand share. Subclass one of those two, not this."""
 
     # --- what a command class declares ---------------------------------------------------
@@ -265,6 +250,11 @@ class CommandBase(Generic[InputsT, ResultT], metaclass=_CommandClass):
     def _check_subcommand(self, command: type[CommandBase[Any, Any]]) -> None:
         cls = type(self)
         spec = cls.spec
+        if self.state in _ENDED:
+            raise FrameworkUsageError(
+                f"{spec.full_name} ran {_name_of(command)} after its run had ended ({self.state}): a subcommand "
+                "started in a task of its own must have started before the run ends (await it, or gather it)"
+            )
         if command not in spec.depends_on:
             raise SubcommandNotRegisteredError(
                 f"{spec.full_name} ran {_name_of(command)} without declaring it: add it to {cls.__name__}.depends_on"
@@ -321,6 +311,9 @@ class CommandBase(Generic[InputsT, ResultT], metaclass=_CommandClass):
     def __repr__(self) -> str:
         return f"<{type(self).full_name()} {self.state} inputs={self.inputs!r}>"
 
+
+# A run in one of these states has committed or ended: a subcommand can no longer be part of it.
+_ENDED = frozenset({State.TRANSACTION_COMMITTED, State.SUCCEEDED, State.FAILED, State.ERRORED})
 
 _UNSET_SLOTS: dict[str, Any] = {
     "inputs": None,
@@ -426,14 +419,6 @@ def _hooks_of(cls: type[CommandBase[Any, Any]], base: type[CommandBase[Any, Any]
             if inspect.iscoroutinefunction(getattr(cls, name)):
                 raise TypeError(f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks")
     return hooks
-
-
-def _hooks_changed(cls: type[CommandBase[Any, Any]]) -> None:
-    base = next((kind for kind in (AsyncCommand, Command) if issubclass(cls, kind)), CommandBase)
-    cls.spec = replace(cls.spec, hooks=_hooks_of(cls, base))
-    cls._plan = None
-    for subclass in cls.__subclasses__():
-        _hooks_changed(subclass)
 
 
 def place_in(cls: type[CommandBase[Any, Any]], domain: Domain) -> None:

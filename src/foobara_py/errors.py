@@ -6,6 +6,7 @@ and `to_dict()` follow Ruby Foobara exactly so that Foobara tools can read them.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -98,6 +99,16 @@ class FoobaraError:
         fields["is_fatal"] = is_fatal
         fields["cause"] = cause
         fields["key"] = error_key(category, symbol, path, runtime_path)
+
+    def __copy__(self) -> FoobaraError:
+        return self  # immutable: a copy would be the same
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FoobaraError:
+        """A copy with its own context, and the same `cause` (pickling leaves that out)."""
+        context = copy.deepcopy(self.context, memo)
+        return FoobaraError(
+            self.symbol, self.message, self.category, self.path, self.runtime_path, context, self.is_fatal, self.cause
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its `cause` (which may not pickle: it is kept for debugging only)."""

@@ -24,6 +24,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
+from operator import methodcaller
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -257,7 +258,7 @@ class Plan:
     # commands are. `direct_hooks` are the hooks before `execute` (the class's functions), each
     # with the state it runs in.
     direct: bool
-    direct_hooks: tuple[tuple[State, Callable[[Any], Any]], ...]
+    direct_hooks: tuple[tuple[State, Callable[[Any], Any]], ...]  # calls `command.<hook>()`
     after_execute: bool
     validate_inputs: Callable[[Any], Any]  # the inputs caster's success path
     check_result: Callable[[Any], Any]  # casts a result, raising CouldNotProcessResultError
@@ -293,9 +294,9 @@ def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, Callb
     for step in transitions:
         for action in step.actions:
             if action is _run_execute and "before_execute" in cls.spec.hooks:
-                direct_hooks.append((state, cls.before_execute))  # type: ignore[attr-defined]
+                direct_hooks.append((state, methodcaller("before_execute")))
             elif hasattr(action, "hook_name"):
-                direct_hooks.append((state, getattr(cls, action.hook_name)))
+                direct_hooks.append((state, methodcaller(action.hook_name)))
             elif action not in (_cast_and_validate_inputs, _run_execute):
                 direct = False
         state = step.state
@@ -405,11 +406,14 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
         if plan.direct_hooks:
             for state, hook in plan.direct_hooks:
                 command.state = state
-                hook(command)
+                if type(value := hook(command)) is CoroutineType:
+                    _refuse_coroutine(value)
                 if command._errors:
                     raise Halt
         command.state = _VALIDATED_EXECUTION
         result = command.execute()
+        if type(result) is CoroutineType:
+            _refuse_coroutine(result)
         if plan.after_execute:
             if command._errors:
                 raise Halt
@@ -603,7 +607,10 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
     if command._inflight:
         # Subcommands still running in other tasks end before the transactions do: after a halt
         # they finish (every error they add is kept), after anything else they are cancelled.
-        yield partial(_wait_for_subcommands, command, other is not None)
+        try:
+            yield partial(_wait_for_subcommands, command, other is not None)
+        except BaseException as exc:  # cancelled meanwhile: roll back all the same, then go on up
+            other = exc
     failed_rollbacks: list[Exception] = []
     if command._transactions is not None:
         for problem in (yield from transaction.rollback(command)):
@@ -718,20 +725,37 @@ def _nothing() -> Generator[Any, Any, None]:
 
 
 async def _wait_for_subcommands(command: Any, cancel: bool) -> None:
+    """Wait until the subcommands running in other tasks have ended, cancelling them first if
+    `cancel`, or as soon as this run is cancelled itself (then the cancellation goes on)."""
     if cancel:
-        current = asyncio.current_task()
-        for task in command._subtasks or ():
-            if task is not current:
-                task.cancel()
-    cancelled = False
+        _cancel_subcommands(command)
+    cancelled: asyncio.CancelledError | None = None
     while command._inflight:
         command._idle = asyncio.Event()
         try:
             await command._idle.wait()
-        except asyncio.CancelledError:  # cancelled again: still wait, then let it go on
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
+        except asyncio.CancelledError as exc:
+            if cancelled is None:
+                _cancel_subcommands(command)
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+
+
+def _cancel_subcommands(command: Any) -> None:
+    current = asyncio.current_task()
+    for task in command._subtasks or ():
+        if task is not current:
+            task.cancel()
+
+
+def _refuse_coroutine(coroutine: Any) -> None:
+    """A sync Command's hook returned a coroutine: it is async, which a sync Command cannot await."""
+    coroutine.close()
+    raise FrameworkUsageError(
+        f"{coroutine.__qualname__} is async: a sync Command cannot await it "
+        "(use an AsyncCommand, or make it a plain function)"
+    )
 
 
 def execution_error(exc: BaseException) -> FoobaraError:
@@ -835,7 +859,9 @@ async def _to_the_end(call: Callable[[], Any]) -> Any:
         except BaseException:  # the call raised: task.result() below raises it again
             break
     if cancelled is not None:
-        task.exception()  # seen: asyncio would warn of an exception never retrieved
+        problem = task.exception()
+        if problem is not None:  # the cancellation goes on up; what the call raised is logged
+            logger.error("%s raised while the run was being cancelled", _describe_call(call), exc_info=problem)
         raise cancelled
     return task.result()
 
