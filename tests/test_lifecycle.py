@@ -4,6 +4,7 @@ and nothing but a cancellation (or a misuse of the framework) escapes `run()`.""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 from collections.abc import Callable
 from typing import Any
@@ -600,6 +601,33 @@ def test_a_hook_patched_on_the_class_is_what_runs_call(with_callback: bool) -> N
     with mock.patch.object(Check, "validate") as validate:  # a mock: called as the method was
         assert Check.run(n=1).unwrap() == 1
         validate.assert_called_once_with()
+
+
+def test_a_hook_replaced_on_a_parent_is_what_its_subclasses_call_and_a_sync_one_stays_sync() -> None:
+    from unittest import mock
+
+    class Parent(Command[Item, int]):
+        def validate(self) -> None:
+            pass
+
+        def execute(self) -> int:
+            return self.inputs.n
+
+    class Child(Parent):
+        pass
+
+    assert Child.run(n=1).unwrap() == 1
+    with mock.patch.object(Parent, "validate", lambda self: self.add_input_error("n", "nope")):
+        assert Child.run(n=1).error_keys == ["data.n.nope"]
+    assert Child.run(n=1).unwrap() == 1
+
+    async def async_validate(self: Any) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="would be async"):
+        Parent.validate = async_validate  # type: ignore[assignment, method-assign]
+    assert not inspect.iscoroutinefunction(Parent.validate)  # refused: not set
+    assert Parent.run(n=1).unwrap() == 1
 
 
 def test_a_sync_command_refuses_a_hook_that_turns_out_async() -> None:

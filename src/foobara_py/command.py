@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import typing
+from abc import ABCMeta
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
@@ -55,7 +56,26 @@ _TYPE_PARAMETERS: Any = (InputsT, ResultT)
 _HOOKS = ("load_records", "validate_records", "validate", "before_execute", "execute", "after_execute")
 
 
-class CommandBase(Generic[InputsT, ResultT]):
+class _CommandClass(ABCMeta):
+    """The class of command classes. A hook set or deleted on a command class after it was made
+    (as `unittest.mock.patch.object` does) is what its next runs call: its plan is made again.
+    An ABCMeta, so that a command may mix in abstract base classes."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        prepared = name in _HOOKS and "spec" in cls.__dict__
+        if prepared and not cls.__dict__["spec"].is_async and inspect.iscoroutinefunction(value):
+            raise TypeError(f"{cls.__name__}.{name} would be async: subclass AsyncCommand for async hooks")
+        super().__setattr__(name, value)
+        if prepared:
+            _hooks_changed(typing.cast("type[CommandBase[Any, Any]]", cls))
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        if name in _HOOKS and "spec" in cls.__dict__:
+            _hooks_changed(typing.cast("type[CommandBase[Any, Any]]", cls))
+
+
+class CommandBase(Generic[InputsT, ResultT], metaclass=_CommandClass):
     """What Command and AsyncCommand share. Subclass one of those two, not this."""
 
     # --- what a command class declares ---------------------------------------------------
@@ -419,6 +439,14 @@ def _hooks_of(cls: type[CommandBase[Any, Any]], base: type[CommandBase[Any, Any]
             if inspect.iscoroutinefunction(getattr(cls, name)):
                 raise TypeError(f"{cls.__name__}.{name} is async: subclass AsyncCommand for async hooks")
     return hooks
+
+
+def _hooks_changed(cls: type[CommandBase[Any, Any]]) -> None:
+    base = next((kind for kind in (AsyncCommand, Command) if issubclass(cls, kind)), CommandBase)
+    cls.spec = replace(cls.spec, hooks=_hooks_of(cls, base))
+    cls._plan = None
+    for subclass in cls.__subclasses__():
+        _hooks_changed(subclass)
 
 
 def place_in(cls: type[CommandBase[Any, Any]], domain: Domain) -> None:
