@@ -67,11 +67,15 @@ class AsyncTx(Tracked.Tx):
 
 
 class AsyncTracked(Tracked):
+    def __init__(self, name: str = "db", *, transactions: type[AsyncTx] = AsyncTx) -> None:
+        super().__init__(name)
+        self.transaction_class = transactions
+
     async def begin(self) -> Tracked.Tx:  # type: ignore[override]
         await asyncio.sleep(0)
         if self.fail_begin:
             raise ConnectionError(f"{self.name} is down")
-        transaction = AsyncTx(self)
+        transaction = self.transaction_class(self)
         self.transactions.append(transaction)
         return transaction
 
@@ -138,7 +142,6 @@ def test_a_rollback_that_raises_does_not_stop_the_others_or_escape() -> None:
 
 
 async def test_a_cancellation_during_an_async_commit_rolls_back() -> None:
-    db = AsyncTracked("db")
     started = asyncio.Event()
 
     class SlowCommit(AsyncTx):
@@ -147,12 +150,7 @@ async def test_a_cancellation_during_an_async_commit_rolls_back() -> None:
             await asyncio.sleep(10)
             self.ends.append("commit")
 
-    async def begin() -> Tracked.Tx:
-        transaction = SlowCommit(db)
-        db.transactions.append(transaction)
-        return transaction
-
-    db.begin = begin  # type: ignore[method-assign, assignment]
+    db = AsyncTracked("db", transactions=SlowCommit)
 
     class SaveTx(AsyncCommand[Text, str]):
         transaction_resources = (db,)
@@ -519,7 +517,6 @@ async def test_a_callback_registered_while_a_run_is_in_flight_does_not_break_it(
 
 
 async def test_a_cancellation_during_a_rollback_lets_the_rollback_finish() -> None:
-    db = AsyncTracked("db")
     rolling_back = asyncio.Event()
 
     class SlowRollback(AsyncTx):
@@ -528,12 +525,7 @@ async def test_a_cancellation_during_a_rollback_lets_the_rollback_finish() -> No
             await asyncio.sleep(0.02)
             self.ends.append("rollback")
 
-    async def begin() -> Tracked.Tx:
-        transaction = SlowRollback(db)
-        db.transactions.append(transaction)
-        return transaction
-
-    db.begin = begin  # type: ignore[method-assign, assignment]
+    db = AsyncTracked("db", transactions=SlowRollback)
 
     class Declined(AsyncCommand[None, int]):
         transaction_resources = (db,)
