@@ -695,9 +695,30 @@ async def test_a_run_ends_only_when_the_subcommands_it_started_have() -> None:
     assert (await RunsLate.run(n=3)).unwrap() == 0
     with pytest.raises(FrameworkUsageError, match="after its run had ended"):
         await ran[0].late
-    await asyncio.gather(
-        *(task for task in asyncio.all_tasks() if task is not asyncio.current_task()), return_exceptions=True
-    )
+
+
+async def test_a_failing_subcommand_left_in_its_own_task_leaves_nothing_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    class Fails(AsyncCommand[None, int]):
+        async def execute(self) -> int:
+            self.add_runtime_error("broken")
+            return 0
+
+    class Leaves(AsyncCommand[None, int]):
+        depends_on = (Fails,)
+
+        async def execute(self) -> int:
+            asyncio.create_task(self.run_subcommand(Fails))
+            await asyncio.sleep(0)
+            return 0
+
+    assert (await Leaves.run()).error_keys == ["fails>runtime.broken"]
+    await asyncio.sleep(0)
+    gc.collect()
+    assert "never retrieved" not in caplog.text
 
 
 @pytest.mark.parametrize("transition", ["execute", "cast_inputs"])

@@ -659,6 +659,10 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
                 if command._is_async
                 else lifecycle.run_sync(command, **inputs)
             )
+            if outcome._errors and getattr(task.get_coro(), "cr_code", None) is _RUN_SUBCOMMAND_CODE:  # type: ignore[union-attr]
+                # A task of its own (gathered, or started and left) about to halt: its errors are
+                # the caller's already, and the halt is no news for asyncio to log.
+                task.add_done_callback(_halt_seen)  # type: ignore[union-attr]
             return self._take_subcommand_outcome(command, outcome)
         finally:
             self._inflight -= 1
@@ -715,3 +719,11 @@ class AsyncCommand(CommandBase[InputsT, ResultT]):
 
 for _base in (CommandBase, Command, AsyncCommand):  # bases to subclass: their specs say abstract
     _prepare_class(_base)
+
+
+_RUN_SUBCOMMAND_CODE = AsyncCommand.run_subcommand.__code__
+
+
+def _halt_seen(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: asyncio does not log it as never retrieved
