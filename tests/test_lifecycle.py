@@ -711,7 +711,7 @@ async def test_a_failing_subcommand_left_in_its_own_task_leaves_nothing_in_the_l
         depends_on = (Fails,)
 
         async def execute(self) -> int:
-            asyncio.create_task(self.run_subcommand(Fails))
+            self.left = asyncio.create_task(self.run_subcommand(Fails))  # left to run: not awaited
             await asyncio.sleep(0)
             return 0
 
