@@ -11,7 +11,10 @@ committed or rolled back exactly once.
 Steps belong to transitions. The built-in ones are the user's hooks, casting the inputs, running
 `execute` and the transaction steps; a subsystem adds its own with `add_step` (entity loading
 plugs a step into `Transition.LOAD_RECORDS`). A class's plan (which steps it needs, and its
-callbacks) is compiled when it first runs and kept until a callback or a step is added.
+callbacks) is compiled when it first runs and kept until a callback or a step is added or a hook
+replaced. A plan with nothing but casting the inputs and calling hooks, most commands' plan, is
+run straight through by `run_sync` / `run_async` (which are `Command.run` / `AsyncCommand.run`)
+without the generator; what goes wrong there ends the way it ends in the generator.
 """
 
 from __future__ import annotations
