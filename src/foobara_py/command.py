@@ -304,7 +304,7 @@ class CommandBase(Generic[InputsT, ResultT], metaclass=_CommandClass):
     def _compile_plan(cls) -> lifecycle.Plan:
         """The plan of this class's runs (compiled on its first run, and after a callback or a
         lifecycle step is added)."""
-        return cls._plan or _compile(cls)
+        return _compile(cls)
 
     @classmethod
     def _check_result(cls, result: Any) -> Any:

@@ -290,7 +290,7 @@ def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, Callb
     finish: dict[Transition, CallbackSet] = {
         t: table[t] for t in (Transition.SUCCEED, Transition.FAIL, Transition.ERROR) if t in table
     }
-    runs_init = cls.__init__ is not _base_init(cls)
+    runs_init = cls.__init__ is not _base_init()
     direct_hooks: list[tuple[State, Callable[[Any], Any]]] = []
     direct = not table and not runs_init
     state = first_state
@@ -326,7 +326,7 @@ def _hook_call(cls: type, name: str) -> Callable[[Any], Any]:
     return hook if isinstance(hook, FunctionType) else methodcaller(name)
 
 
-def _base_init(cls: type) -> Any:
+def _base_init() -> Any:
     from .command import CommandBase
 
     return CommandBase.__init__
@@ -408,11 +408,8 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
         try:
             command.inputs = plan.validate_inputs(inputs)
         except ValidationError as error:
-            _recover_inputs(command, error)
-            if command._errors:  # the commonest failure: ended here, without raising a Halt
-                command.state = _FAILED
-                command.outcome = outcome = _halted(command)
-                return outcome
+            if (failed := _inputs_failed(command, error)) is not None:
+                return failed
         if plan.direct_hooks:
             for state, hook in plan.direct_hooks:
                 command.state = state
@@ -428,14 +425,7 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
             if command._errors:
                 raise Halt
             result = command.after_execute(result)
-        if command._errors:
-            raise Halt
-        command.result = result = result if type(result) is plan.result_exact else plan.check_result(result)
-        command.state = _SUCCEEDED
-        outcome = _new_outcome(Outcome)
-        outcome._errors = ()
-        outcome.result = result
-        outcome._result_type = plan.result_node
+        outcome = _succeed(command, plan, result)
     except Halt:  # a direct plan has no transaction and no callback: nothing else to undo
         command.state = _FAILED
         outcome = _halted(command)
@@ -459,10 +449,7 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
         try:
             command.inputs = plan.validate_inputs(inputs)
         except ValidationError:
-            _recover_inputs(command, sys.exception())  # type: ignore[arg-type]
-            if command._errors:  # the commonest failure: ended here, without raising a Halt
-                command.state = _FAILED
-                command.outcome = result = _halted(command)
+            if (result := _inputs_failed(command, sys.exception())) is not None:  # type: ignore[arg-type]
                 return result
         command.state = _VALIDATED_EXECUTION
         if plan.direct_hooks:
@@ -472,15 +459,8 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
             result = await result
         if command._inflight or plan.after_execute:
             result = await _after_execute(command, plan, result)
-        elif command._errors:
-            raise Halt
-        else:  # the outcome, as _succeed makes it (written out: one call less on every run)
-            command.result = result if type(result) is plan.result_exact else plan.check_result(result)
-            command.state = _SUCCEEDED
-            result = _new_outcome(Outcome)
-            result._errors = ()
-            result.result = command.result
-            result._result_type = plan.result_node
+        else:
+            result = _succeed(command, plan, result)
     except BaseException:
         result = await _end_async(command, plan)
     command.outcome = result
@@ -516,12 +496,26 @@ async def _after_execute(command: Any, plan: Plan, result: Any) -> Outcome[Any]:
 
 
 def _succeed(command: Any, plan: Plan, result: Any) -> Outcome[Any]:
+    """The end of a direct run whose `execute` (and `after_execute`) gave `result`."""
     if command._errors:
         raise Halt
-    command.result = result if type(result) is plan.result_exact else plan.check_result(result)
+    command.result = result = result if type(result) is plan.result_exact else plan.check_result(result)
     command.state = _SUCCEEDED
     outcome = _new_outcome(Outcome)
-    outcome.result, outcome._errors, outcome._result_type = command.result, (), plan.result_node
+    outcome._errors = ()
+    outcome.result = result
+    outcome._result_type = plan.result_node
+    return outcome
+
+
+def _inputs_failed(command: Any, error: ValidationError) -> Outcome[Any] | None:
+    """A direct run's inputs did not validate: Ruby's casts may still save them (None), else the
+    run ends here, the commonest failure, without raising a Halt."""
+    _recover_inputs(command, error)
+    if not command._errors:
+        return None
+    command.state = _FAILED
+    command.outcome = outcome = _halted(command)
     return outcome
 
 
@@ -550,10 +544,7 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
         command.state = plan.first_state
         for planned in plan.transitions:
             if planned.callbacks is None:
-                for action in planned.actions:
-                    steps = action(command)
-                    if steps is not None:
-                        yield from steps
+                yield from _perform(command, planned.actions)
             else:
                 yield from _with_callbacks(command, planned.transition, planned.actions, planned.callbacks)
             command.state = planned.state
@@ -574,39 +565,16 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
 def _succeeded(command: Any, plan: Plan) -> Generator[Any, Any, None]:
     """The succeed transition. It comes after the commit: nothing its callbacks do (raise, halt,
     add an error) can undo the run, so what they raise or add is logged, not reported."""
-    callbacks = plan.finish.get(Transition.SUCCEED)
-    if callbacks is not None:
-        known = set(command._errors)
-        for before in callbacks.before:
-            yield from _logged(command, partial(before, command, Transition.SUCCEED))
-        if callbacks.around:
-            yield from _logged(command, Around(command, Transition.SUCCEED, callbacks.around, _nothing))
-        command.state = State.SUCCEEDED
-        for after in callbacks.after:
-            yield from _logged(command, partial(after, command, Transition.SUCCEED))
-        added = [error for key, error in command._errors.items() if key not in known]
-        if added:
-            logger.error(
-                "%s: a callback of its succeed transition added %s after the run succeeded; ignored",
-                type(command).full_name(),
-                ", ".join(error.key for error in added),
-            )
-            command._errors = {}
-    command.state = State.SUCCEEDED
-
-
-def _logged(command: Any, instruction: Any) -> Generator[Any, Any, None]:
-    try:
-        yield instruction
-    except Halt:
-        pass
-    except Exception as exc:
+    known = set(command._errors)
+    yield from _final(command, plan, Transition.SUCCEED)
+    added = [error.key for key, error in command._errors.items() if key not in known]
+    if added:
         logger.error(
-            "%s: a callback of its succeed transition raised %s after the run succeeded",
+            "%s: a callback of its succeed transition added %s after the run succeeded; ignored",
             type(command).full_name(),
-            type(exc).__name__,
-            exc_info=exc,
+            ", ".join(added),
         )
+        command._errors = {}
 
 
 def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any, Any, Outcome[Any]]:
@@ -641,7 +609,7 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
         command._record(_rollback_failed(failed_rollbacks))
     ending = Transition.FAIL if other is None else Transition.ERROR
     if plan.finish:
-        yield from _finish(command, plan, ending)
+        yield from _final(command, plan, ending)
     else:
         command.state = LEADS_TO[ending]
     if escapes:
@@ -652,8 +620,7 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
 
 def _halted(command: Any) -> Outcome[Any]:
     """The outcome of a run that did not succeed: its errors."""
-    if not command._errors:
-        _report_halt(command)
+    _report_halt(command)
     outcome = _new_outcome(Outcome)
     outcome._errors = tuple(command._errors.values())
     outcome.result = outcome._result_type = None
@@ -706,28 +673,37 @@ def _perform(command: Any, actions: Iterable[Callable[[Any], Any]]) -> Generator
             yield from steps
 
 
-def _finish(command: Any, plan: Plan, transition: Transition) -> Generator[Any, Any, None]:
-    """The final transition of a run that did not succeed. Its callbacks may add errors; an
-    exception in one becomes an error too: the run is over, nothing may escape it now."""
+def _final(command: Any, plan: Plan, transition: Transition) -> Generator[Any, Any, None]:
+    """The final transition: succeed, fail or error. The run is over: nothing its callbacks
+    raise may escape it. After a failure, what they raise becomes an error in the outcome (as do
+    the errors they add); after the commit of a success, it is logged."""
     callbacks = plan.finish.get(transition)
     if callbacks is not None:
         for before in callbacks.before:
-            yield from _guarded(command, partial(before, command, transition))
+            yield from _guarded(command, transition, partial(before, command, transition))
         if callbacks.around:
-            yield from _guarded(command, Around(command, transition, callbacks.around, _nothing))
+            yield from _guarded(command, transition, Around(command, transition, callbacks.around, _nothing))
     command.state = LEADS_TO[transition]
     if callbacks is not None:
         for after in callbacks.after:
-            yield from _guarded(command, partial(after, command, transition))
+            yield from _guarded(command, transition, partial(after, command, transition))
 
 
-def _guarded(command: Any, instruction: Any) -> Generator[Any, Any, None]:
+def _guarded(command: Any, transition: Transition, instruction: Any) -> Generator[Any, Any, None]:
     try:
         yield instruction
     except Halt:
         pass
     except Exception as exc:
-        command._record(execution_error(exc))
+        if transition is Transition.SUCCEED:
+            logger.error(
+                "%s: a callback of its succeed transition raised %s after the run succeeded",
+                type(command).full_name(),
+                type(exc).__name__,
+                exc_info=exc,
+            )
+        else:
+            command._record(execution_error(exc))
 
 
 def _nothing() -> Generator[Any, Any, None]:

@@ -13,14 +13,13 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from functools import partial
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaValidator
 
 from .error_catalogue import CONSTRAINTS
-from .errors import FoobaraError, PathPart
+from .errors import FoobaraError, PathPart, UnsupportedTypeError
 from .jsonable import FILTERED, MAX_DEPTH, describe_int, redact, to_json, writable_int
 from .types import FOOBARA_ERRORS, TypeNode
 
@@ -421,27 +420,12 @@ def _apply_repair(data: Any, loc: tuple[Any, ...], replacement: Any) -> Any:
 
 
 def validate_with_repairs(
-    validate: Callable[[Any], Any],
-    root: TypeNode,
-    data: Any,
-    error: ValidationError,
-    lenient: Callable[[Any], Any] | None = None,
+    validate: Callable[[Any], Any], root: TypeNode, data: Any, error: ValidationError
 ) -> tuple[Any, list[FoobaraError]]:
     """After pydantic refused `data`: repair what Ruby would cast and try again; otherwise,
-    translate the errors. Returns (value, []) or (None, errors).
-
-    `validate` forbids unexpected attributes in every model; `lenient` (given when some models
-    accept them) lets each model apply its own setting, and is used once the only unexpected
-    attributes left are ones such models accept."""
+    translate the errors. Returns (value, []) or (None, errors)."""
     for _ in range(_MAX_REPAIR_ROUNDS):
         errors = error.errors(include_url=False)
-        if lenient is not None:
-            errors = _without_accepted_extras(root, errors)
-            if not errors:
-                try:
-                    return lenient(data), []
-                except ValidationError as again:
-                    return validate_with_repairs(lenient, root, data, again)
         repairs = _repairs(root, errors)
         if not repairs:
             return None, translate_errors(root, data, errors)
@@ -451,114 +435,31 @@ def validate_with_repairs(
             return validate(data), []
         except ValidationError as again:
             error = again
-    errors = error.errors(include_url=False)
-    return None, translate_errors(root, data, errors if lenient is None else _without_accepted_extras(root, errors))
-
-
-# --------------------------------------------------------------------------------------------
-# Models that accept unexpected attributes by their own `extra` setting. A run validates with
-# `extra="forbid"` for every model (as Ruby forbids unexpected attributes; one pass keeps the
-# success path fast); when that refuses attributes such a model accepts, the failure path
-# validates again with each model's own setting.
-
-
-def _accepts_extra(node: TypeNode | None) -> bool:
-    """Whether the node is a model that lets unexpected attributes in (`extra="allow"` or
-    `"ignore"`, its own setting or inherited)."""
-    return node is not None and node.model is not None and node.model.model_config.get("extra") in ("allow", "ignore")
-
-
-def _any_accepts_extra(node: TypeNode, seen: set[int] | None = None) -> bool:
-    seen = set() if seen is None else seen
-    if id(node) in seen:
-        return False
-    seen.add(id(node))
-    return _accepts_extra(node) or any(_any_accepts_extra(child, seen) for child in node.children())
-
-
-def _walk(root: TypeNode, loc: tuple[Any, ...]) -> tuple[TypeNode | None, tuple[Any, ...] | None]:
-    """The type at `loc`, and the path of the outermost union on the way followed by the member
-    tried (pydantic names a model member by its class)."""
-    node: TypeNode | None = root
-    union: tuple[Any, ...] | None = None
-    for i, part in enumerate(loc):
-        if node is None:
-            break
-        if node.members is not None:
-            union = loc[: i + 1] if union is None else union
-            node = next((m for m in node.members if m.model is not None and m.model.__name__ == part), None)
-        elif node.fields is not None:
-            spec = node.field_named(part)
-            node = spec.node if spec is not None else None
-        elif node.elements is not None:
-            node = node.elements[part] if isinstance(part, int) and part < len(node.elements) else None
-        else:
-            node = node.element
-    return node, union
-
-
-def _without_accepted_extras(root: TypeNode, errors: list[Any]) -> list[Any]:
-    """The errors left once each model applies its own `extra` setting. A union one of whose
-    members failed only for attributes it accepts would have taken that member: none of the
-    union's errors are left."""
-    kept: list[tuple[Any, tuple[Any, ...] | None]] = []
-    tried: set[tuple[Any, ...]] = set()
-    failed: set[tuple[Any, ...]] = set()  # union members with an error of another kind
-    for err in errors:
-        loc = tuple(err["loc"])
-        extra = err["type"] == "extra_forbidden"
-        owner, union = _walk(root, loc[:-1] if extra else loc)
-        if union is not None:
-            tried.add(union)
-        if extra and _accepts_extra(owner):
-            continue
-        kept.append((err, union))
-        if union is not None:
-            failed.add(union)
-    passing = {member[:-1] for member in tried - failed}
-    return [err for err, union in kept if union is None or union[:-1] not in passing]
+    return None, translate_errors(root, data, error.errors(include_url=False))
 
 
 class InputsCaster:
     """Casts and validates a command's raw inputs into its inputs model; made once per class.
 
-    `validate(raw)` is the success path: pydantic alone, forbidding unexpected attributes (as Ruby
-    does), raising `ValidationError`. `recover(raw, error)` is the failure path: attributes a model
-    accepts by its own `extra` setting, Ruby's casts pydantic refuses, then Foobara's errors."""
+    `validate(raw)` is the success path: pydantic alone, with Ruby's rule for unexpected
+    attributes, raising `ValidationError`. `recover(raw, error)` is the failure path: Ruby's casts
+    pydantic refuses, then Foobara's errors."""
 
-    __slots__ = ("_lenient", "model", "node", "validate")
+    __slots__ = ("model", "node", "validate")
 
     validate: Callable[[Mapping[str, Any]], Any]
 
     def __init__(self, model: type[BaseModel] | None, node: TypeNode | None) -> None:
         self.model = model
         self.node = node
-        if model is None:
-            self.validate = _no_inputs
-            self._lenient = None
-            return
-        assert node is not None
-        forbidding = _forbidding_validator(model)
-        if forbidding is not None:  # each model's own `extra` setting is in it: no second pass
-            self.validate = forbidding
-            self._lenient = None
-        else:
-            validate = model.__pydantic_validator__.validate_python
-            self.validate = partial(validate, extra="forbid")
-            self._lenient = validate if _any_accepts_extra(node) else None
+        self.validate = _no_inputs if model is None else _forbidding_validator(model)
 
     def recover(self, raw: Mapping[str, Any], error: ValidationError) -> tuple[Any, list[FoobaraError]]:
         """After `validate(raw)` raised `error`: the inputs after Ruby's casts, or the errors."""
         if self.model is None:
             return None, [_unexpected((), list(raw), [])]
         assert self.node is not None
-        return validate_with_repairs(self.validate, self.node, raw, error, self._lenient)
-
-    def __call__(self, raw: Mapping[str, Any]) -> tuple[Any, list[FoobaraError]]:
-        try:
-            return self.validate(raw), []
-        except ValidationError as error:
-            return self.recover(raw, error)
+        return validate_with_repairs(self.validate, self.node, raw, error)
 
 
 # Unexpected attributes are an error (Ruby's rule) in every model that does not set `extra` itself.
@@ -567,30 +468,26 @@ class InputsCaster:
 # schema with `extra_behavior="forbid"` written into those models.
 
 
-def _forbidding_validator(model: type[BaseModel]) -> Callable[[Any], Any] | None:
-    """`model`'s validation with Ruby's rule for unexpected attributes; None where its schema
-    cannot be rebuilt so (the caller then uses pydantic's per-call override)."""
-    try:
-        schema = model.__pydantic_core_schema__
-        classes = _models_in(schema, {})
-        if not classes:
-            return None
-        # pydantic-core takes a complete model's own validator in place of its schema: marked
-        # incomplete while the new validator is built, each model is built from the new schema.
-        with _BUILDING:
-            marked = {cls: cls.__dict__.get("__pydantic_complete__") for cls in classes}
-            try:
-                for cls in classes:
-                    setattr(cls, "__pydantic_complete__", False)  # noqa: B010
-                validator = SchemaValidator(_forbidding(schema))
-            finally:
-                for cls, complete in marked.items():
-                    if complete is None:
-                        delattr(cls, "__pydantic_complete__")
-                    else:
-                        setattr(cls, "__pydantic_complete__", complete)  # noqa: B010
-    except Exception:  # a schema of a shape this does not know: pydantic's own way still works
-        return None
+def _forbidding_validator(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """`model`'s validation with Ruby's rule for unexpected attributes."""
+    schema = model.__pydantic_core_schema__
+    classes = _models_in(schema, {})
+    # pydantic-core takes a complete model's own validator in place of its schema: marked
+    # incomplete while the new validator is built, each model is built from the new schema.
+    with _BUILDING:
+        marked = {cls: cls.__dict__.get("__pydantic_complete__") for cls in classes}
+        try:
+            for cls in classes:
+                setattr(cls, "__pydantic_complete__", False)  # noqa: B010
+            validator = SchemaValidator(_forbidding(schema))
+        except Exception as exc:
+            raise UnsupportedTypeError(f"{model.__name__}: its pydantic schema cannot be validated: {exc}") from None
+        finally:
+            for cls, complete in marked.items():
+                if complete is None:
+                    delattr(cls, "__pydantic_complete__")
+                else:
+                    setattr(cls, "__pydantic_complete__", complete)  # noqa: B010
     return validator.validate_python
 
 
