@@ -302,9 +302,18 @@ class CommandBase(Generic[InputsT, ResultT], metaclass=_CommandClass):
 
     @classmethod
     def _compile_plan(cls) -> lifecycle.Plan:
-        """The plan of this class's runs (compiled on its first run, and after a callback or a
-        lifecycle step is added)."""
-        return _compile(cls)
+        """The plan of this class's runs, with its callbacks (ancestors' first): compiled on its
+        first run, and again after a callback or a lifecycle step is added or a hook replaced."""
+        if cls._inputs_caster is None:
+            raise FrameworkUsageError(
+                f"{cls.__name__} cannot run: it does not say its inputs and result types "
+                "(subclass Command[Inputs, Result])"
+            )
+        callbacks: list[cb.Callback] = []
+        for klass in reversed(cls.__mro__):
+            callbacks.extend(klass.__dict__.get("_own_callbacks", ()))
+        plan = cls._plan = lifecycle.compile_plan(cls, cb.build_table(callbacks))
+        return plan
 
     @classmethod
     def _check_result(cls, result: Any) -> Any:
@@ -383,7 +392,6 @@ def _context_adapter(declared: PossibleError) -> TypeAdapter[Any]:
 
 def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
     """Resolve what a new command class is (its spec) and what running it takes."""
-    base = next((kind for kind in (AsyncCommand, Command) if issubclass(cls, kind)), CommandBase)
     cls._own_callbacks = list(cls.__dict__.get("_own_callbacks", []))
     cls._plan = None
 
@@ -394,7 +402,7 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
         doc = cls.__dict__.get("__doc__")
         cls.description = inspect.cleandoc(doc) if doc else None
 
-    hooks = _hooks_of(cls, base)
+    hooks = _hooks_of(cls)
     subcommands, mappers = _dependencies(cls)
 
     generic = isinstance(inputs_type, TypeVar) or isinstance(result_type, TypeVar)
@@ -431,8 +439,10 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
         registry.current().add_pending(cls)
 
 
-def _hooks_of(cls: type[CommandBase[Any, Any]], base: type[CommandBase[Any, Any]]) -> frozenset[str]:
-    """The hooks a class defines (or inherits from a command between it and `base`)."""
+def _hooks_of(cls: type[CommandBase[Any, Any]]) -> frozenset[str]:
+    """The hooks a class defines (or inherits from a command between it and Command or
+    AsyncCommand)."""
+    base = next((kind for kind in (AsyncCommand, Command) if issubclass(cls, kind)), CommandBase)
     hooks = frozenset(name for name in _HOOKS if getattr(cls, name, None) is not getattr(base, name, None))
     if not cls._is_async:
         for name in hooks:
@@ -442,8 +452,7 @@ def _hooks_of(cls: type[CommandBase[Any, Any]], base: type[CommandBase[Any, Any]
 
 
 def _hooks_changed(cls: type[CommandBase[Any, Any]]) -> None:
-    base = next((kind for kind in (AsyncCommand, Command) if issubclass(cls, kind)), CommandBase)
-    cls.spec = replace(cls.spec, hooks=_hooks_of(cls, base))
+    cls.spec = replace(cls.spec, hooks=_hooks_of(cls))
     cls._plan = None
     for subclass in cls.__subclasses__():
         _hooks_changed(subclass)
@@ -534,19 +543,6 @@ def _invalidate(cls: type[CommandBase[Any, Any]]) -> None:
     cls._plan = None
     for subclass in cls.__subclasses__():
         _invalidate(subclass)
-
-
-def _compile(cls: type[CommandBase[Any, Any]]) -> lifecycle.Plan:
-    """The plan of `cls`'s runs, with its callbacks (ancestors' first)."""
-    if cls._inputs_caster is None:
-        raise FrameworkUsageError(
-            f"{cls.__name__} cannot run: it does not say its inputs and result types (subclass Command[Inputs, Result])"
-        )
-    callbacks: list[cb.Callback] = []
-    for klass in reversed(cls.__mro__):
-        callbacks.extend(klass.__dict__.get("_own_callbacks", ()))
-    plan = cls._plan = lifecycle.compile_plan(cls, cb.build_table(callbacks))
-    return plan
 
 
 lifecycle.on_plans_changed(lambda: _invalidate(CommandBase))
