@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from .command import CommandBase
 
-__all__ = ["Transaction", "TransactionResource", "open_transactions"]
+__all__ = ["Transaction", "TransactionConflict", "TransactionResource", "open_transactions"]
+
+
+class TransactionConflict(Exception):
+    """Another transaction changed what this one read and wrote: committing would lose its
+    update. The run that opened the transaction is retried from the start; a run inside a
+    transaction it did not open lets it go on up to whoever opened it."""
 
 
 @runtime_checkable

@@ -1,0 +1,1 @@
+"""Entities, the stores that keep them, and the transactions around command runs."""
