@@ -9,6 +9,7 @@ on what a command declares. Importing this package imports pydantic and nothing 
 standard library.
 """
 
+from . import persistence
 from .command import AsyncCommand, Command
 from .decorators import async_command, async_simple_command, command, command_from_spec, simple_command
 from .domain import GLOBAL_DOMAIN, GLOBAL_ORGANIZATION, Domain, Organization, all_commands, lookup_command
@@ -36,9 +37,10 @@ from .errors import (
 from .lifecycle import State, Transition
 from .manifest import ManifestEntryNotFoundError, describe, manifest, manifest_json
 from .outcome import Outcome
+from .persistence import Entity, NotFoundError, transaction
 from .schema import inputs_json_schema, json_schema, result_json_schema
 from .spec import CommandSpec
-from .transaction import Transaction, TransactionResource
+from .transactions import Transaction, TransactionResource
 from .types import (
     Array,
     Attributes,
@@ -80,6 +82,7 @@ __all__ = [
     "DomainMapper",
     "Duck",
     "Email",
+    "Entity",
     "Float",
     "FoobaraError",
     "ForgotToDependOnDomainMapperError",
@@ -89,6 +92,7 @@ __all__ = [
     "ManifestEntryNotFoundError",
     "Model",
     "NoDomainMapperFoundError",
+    "NotFoundError",
     "Organization",
     "Outcome",
     "PossibleError",
@@ -115,7 +119,9 @@ __all__ = [
     "lookup_command",
     "manifest",
     "manifest_json",
+    "persistence",
     "register_mapper",
     "result_json_schema",
     "simple_command",
+    "transaction",
 ]

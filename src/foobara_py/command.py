@@ -39,8 +39,10 @@ from .errors import (
 from .lifecycle import Halt, State
 from .naming import humanize, underscore
 from .outcome import Outcome
+from .persistence.entity import Entity
+from .persistence.unit import ENTITIES, entities_in
 from .spec import CommandSpec
-from .transaction import RunTransactions, TransactionResource
+from .transactions import RunTransactions, TransactionResource
 from .types import TypeNode, generic_arguments, node_for, node_for_model
 from .validation import InputsCaster, translate_errors
 
@@ -84,6 +86,7 @@ class CommandBase(Generic[InputsT, ResultT], metaclass=_CommandClass):
     description: ClassVar[str | None] = None
     is_query: ClassVar[bool] = False
     transaction_resources: ClassVar[Sequence[TransactionResource]] = ()
+    depends_on_entities: ClassVar[Sequence[type[Entity]]] = ()
 
     # --- resolved when the class is created ----------------------------------------------
     spec: ClassVar[CommandSpec]  # what the command is: everything other modules read
@@ -413,8 +416,10 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
         cls._result_exact = _exact_result_class(result_type)
 
     depends_on = tuple(sorted(subcommands, key=lambda c: c.full_name()))
+    entities = _entities_of(cls, inputs_node, result_node, depends_on)
+    own_resources = [*cls.transaction_resources, *((ENTITIES,) if entities else ())]
     resources: dict[int, TransactionResource] = {}  # its own first, then its subcommands', each once
-    for resource in [*cls.transaction_resources, *(r for sub in depends_on for r in sub.spec.transaction_resources)]:
+    for resource in [*own_resources, *(r for sub in depends_on for r in sub.spec.transaction_resources)]:
         resources.setdefault(id(resource), resource)
     cls.spec = CommandSpec(
         name=cls.__name__,
@@ -432,11 +437,32 @@ def _prepare_class(cls: type[CommandBase[Any, Any]]) -> None:
         domain_mappers=tuple(sorted(mappers, key=lambda m: m.full_name())),
         hooks=hooks,
         transaction_resources=tuple(resources.values()),
+        entities=entities,
+        entity_inputs=inputs_node is not None and bool(entities_in(inputs_node)),
         runtime_name=underscore(cls.__name__),
         is_abstract=generic or bool(cls.__dict__.get("abstract", False)),
     )
     if not generic and "execute" in hooks and not cls.__dict__.get("abstract", False):
         registry.current().add_pending(cls)
+
+
+def _entities_of(
+    cls: type[CommandBase[Any, Any]],
+    inputs_node: TypeNode | None,
+    result_node: TypeNode | None,
+    subcommands: tuple[type[CommandBase[Any, Any]], ...],
+) -> tuple[type[Entity], ...]:
+    found: dict[type[Entity], None] = {}
+    for node in (inputs_node, result_node):
+        if node is not None:
+            found.update(dict.fromkeys(entities_in(node)))
+    for entity in cls.depends_on_entities:
+        if not (isinstance(entity, type) and issubclass(entity, Entity)):
+            raise TypeError(f"{cls.__name__}.depends_on_entities lists {entity!r}, which is not an Entity class")
+        found[entity] = None
+    for sub in subcommands:
+        found.update(dict.fromkeys(sub.spec.entities))
+    return tuple(found)
 
 
 def _hooks_of(cls: type[CommandBase[Any, Any]]) -> frozenset[str]:

@@ -44,7 +44,9 @@ def to_json(value: Any, node: TypeNode | None = None) -> Any:
     return _convert(value, 0)
 
 
-def _convert(value: Any, depth: int) -> Any:
+def _convert(value: Any, depth: int, records_as_keys: bool = False) -> Any:
+    """`records_as_keys`: inside a model, a record (an entity) is written as its primary key,
+    as Ruby's atomic serializer writes it; at the top, and in lists at the top, as its attributes."""
     if value is None:
         return value
     if isinstance(value, enum.Enum):
@@ -68,11 +70,15 @@ def _convert(value: Any, depth: int) -> Any:
     if depth >= MAX_DEPTH and isinstance(value, (BaseModel, Mapping, list, tuple, set, frozenset)):
         return "[...]" if isinstance(value, (list, tuple, set, frozenset)) else "{...}"
     if isinstance(value, BaseModel):
+        if hasattr(value, "__primary_key__"):
+            if records_as_keys or not value.is_loaded:  # type: ignore[attr-defined]
+                return _convert(value.primary_key, depth)  # type: ignore[attr-defined]
+            return _model(value, depth + 1, skip_none=True)
         return _model(value, depth + 1)
     if isinstance(value, Mapping):
-        return {_key(k): _convert(v, depth + 1) for k, v in value.items()}
+        return {_key(k): _convert(v, depth + 1, records_as_keys) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_convert(v, depth + 1) for v in value]
+        return [_convert(v, depth + 1, records_as_keys) for v in value]
     if isinstance(value, (set, frozenset)):
         return _sorted(value, depth + 1)
     return str(value)
@@ -125,17 +131,20 @@ def _sorted(items: set[Any] | frozenset[Any], depth: int) -> list[Any]:
         return sorted(converted, key=lambda v: json.dumps(v, sort_keys=True))
 
 
-def _model(value: BaseModel, depth: int) -> dict[str, Any]:
+def _model(value: BaseModel, depth: int, skip_none: bool = False) -> dict[str, Any]:
+    """A model's attributes; `skip_none` (a record) leaves out those without a value, as Ruby does."""
     hidden, redacted = _model_plan(type(value))
     data: dict[str, Any] = {}
     for name in type(value).model_fields:
         if name in hidden:
             continue
         field_value = getattr(value, name)
+        if skip_none and field_value is None:
+            continue
         node = redacted.get(name)
-        data[name] = _convert(field_value if node is None else redact(node, field_value), depth)
+        data[name] = _convert(field_value if node is None else redact(node, field_value), depth, True)
     for name, extra in (value.__pydantic_extra__ or {}).items():
-        data[name] = _convert(extra, depth)
+        data[name] = _convert(extra, depth, True)
     return data
 
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import random
 import sys
+import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,9 +35,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from . import transaction
+from . import transactions
 from .errors import FoobaraError, FrameworkUsageError
 from .outcome import Outcome
+from .persistence.unit import load_entity_inputs
 
 if TYPE_CHECKING:
     from .callbacks import CallbackSet
@@ -139,6 +142,10 @@ def _has_transactions(cls: type[CommandBase[Any, Any]]) -> bool:
     return bool(cls.spec.transaction_resources)
 
 
+def _has_entity_inputs(cls: type[CommandBase[Any, Any]]) -> bool:
+    return cls.spec.entity_inputs
+
+
 def _always(cls: type[CommandBase[Any, Any]]) -> bool:
     return True
 
@@ -183,13 +190,14 @@ _new_outcome = Outcome.__new__
 
 
 STEPS: list[Step] = [
-    Step(Transition.OPEN_TRANSACTION, "begin_transactions", transaction.begin, _has_transactions),
+    Step(Transition.OPEN_TRANSACTION, "begin_transactions", transactions.begin, _has_transactions),
     Step(Transition.CAST_AND_VALIDATE_INPUTS, "cast_and_validate_inputs", _cast_and_validate_inputs, _always),
+    Step(Transition.LOAD_RECORDS, "load_entity_inputs", load_entity_inputs, _has_entity_inputs),
     Step(Transition.LOAD_RECORDS, "load_records", _hook("load_records"), _overrides("load_records")),
     Step(Transition.VALIDATE_RECORDS, "validate_records", _hook("validate_records"), _overrides("validate_records")),
     Step(Transition.VALIDATE, "validate", _hook("validate"), _overrides("validate")),
     Step(Transition.RUN_EXECUTE, "run_execute", _run_execute, _always),
-    Step(Transition.COMMIT_TRANSACTION, "commit_transactions", transaction.commit, _has_transactions),
+    Step(Transition.COMMIT_TRANSACTION, "commit_transactions", transactions.commit, _has_transactions),
 ]
 _plans_changed: list[Callable[[], None]] = []
 
@@ -403,6 +411,8 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
     command: Any = cls.__new__(cls)
     command.raw_inputs = inputs
     if not plan.direct:
+        if plan.has_transactions:
+            return _retrying_sync(cls, command, plan)
         return drive_sync(run(command, plan))
     try:
         try:
@@ -444,6 +454,8 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
     command: Any = cls.__new__(cls)
     command.raw_inputs = inputs
     if not plan.direct:
+        if plan.has_transactions:
+            return await _retrying_async(cls, command, plan)
         return await drive_async(run(command, plan))
     try:
         try:
@@ -468,6 +480,71 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
 
 
 _awaitable = inspect.isawaitable
+
+# A run that opened its transactions is retried from the start when a store reports that a
+# concurrent transaction got in the way (optimistic concurrency), after a short random wait
+# that doubles each time. Runs inside a transaction they did not open let the conflict go up.
+CONFLICT_ATTEMPTS = 50
+_CONFLICT_FIRST_WAIT = 0.001
+_CONFLICT_MAX_WAIT = 0.1
+
+
+def _conflict_wait(attempt: int) -> float:
+    return random.uniform(0, min(_CONFLICT_MAX_WAIT, _CONFLICT_FIRST_WAIT * 2**attempt))
+
+
+def _retrying_sync(cls: type[CommandBase[Any, R]], command: Any, plan: Plan) -> Outcome[R]:
+    owner = not transactions.open_transactions()
+    attempt = 1
+    while True:
+        try:
+            return drive_sync(run(command, plan))
+        except transactions.TransactionConflict as conflict:
+            if not owner:
+                raise
+            if attempt >= CONFLICT_ATTEMPTS:
+                return _gave_up(command, conflict, attempt)
+            time.sleep(_conflict_wait(attempt))
+            attempt += 1
+            command = _fresh(cls, command)
+
+
+async def _retrying_async(cls: type[CommandBase[Any, R]], command: Any, plan: Plan) -> Outcome[R]:
+    owner = not transactions.open_transactions()
+    attempt = 1
+    while True:
+        try:
+            return await drive_async(run(command, plan))
+        except transactions.TransactionConflict as conflict:
+            if not owner:
+                raise
+            if attempt >= CONFLICT_ATTEMPTS:
+                return _gave_up(command, conflict, attempt)
+            await asyncio.sleep(_conflict_wait(attempt))
+            attempt += 1
+            command = _fresh(cls, command)
+
+
+def _fresh(cls: type[CommandBase[Any, Any]], previous: Any) -> Any:
+    command = cls.__new__(cls)
+    command.raw_inputs = previous.raw_inputs
+    return command
+
+
+def _gave_up(command: Any, conflict: BaseException, attempts: int) -> Outcome[Any]:
+    command._errors = {}
+    command._record(
+        FoobaraError(
+            "transaction_conflict",
+            f"Gave up after {attempts} attempts: concurrent transactions kept changing the same records ({conflict})",
+            "runtime",
+            context={"attempts": attempts},
+            cause=conflict,
+        )
+    )
+    outcome = _halted(command)
+    command.outcome = outcome
+    return outcome
 
 
 async def _call_hooks(command: Any, plan: Plan) -> None:
@@ -540,7 +617,7 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
         if plan.runs_init:
             yield partial(command.__init__, **command.raw_inputs)
         if plan.has_transactions:
-            command._transactions = transaction.RunTransactions()
+            command._transactions = transactions.RunTransactions()
         command.state = plan.first_state
         for planned in plan.transitions:
             if planned.callbacks is None:
@@ -591,14 +668,16 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
             other = exc
     failed_rollbacks: list[Exception] = []
     if command._transactions is not None:
-        for problem in (yield from transaction.rollback(command)):
+        for problem in (yield from transactions.rollback(command)):
             if isinstance(problem, Exception):
                 failed_rollbacks.append(problem)
             elif other is None or isinstance(other, Exception):
                 other = problem  # a cancellation (or an exit) during the rollbacks goes on up
     # An exception from the command's own code is an error in the outcome; a misuse of the
     # framework and a cancellation go on up once the run has ended.
-    escapes = other is not None and (not isinstance(other, Exception) or isinstance(other, FrameworkUsageError))
+    escapes = other is not None and (
+        not isinstance(other, Exception) or isinstance(other, (FrameworkUsageError, transactions.TransactionConflict))
+    )
     if other is None:
         _report_halt(command)
     else:
@@ -745,7 +824,11 @@ def _refuse_coroutine(coroutine: Any) -> None:
 
 
 def execution_error(exc: BaseException) -> FoobaraError:
-    """An exception from user code as the `runtime.execution_error` it becomes."""
+    """An exception from user code as the `runtime.execution_error` it becomes (or as the
+    error it says it is, for exceptions with a `to_foobara_error()`: a store that is down)."""
+    to_foobara_error = getattr(exc, "to_foobara_error", None)
+    if to_foobara_error is not None:
+        return to_foobara_error()  # type: ignore[no-any-return]
     if isinstance(exc, RuntimeError) and isinstance(exc.__cause__, StopIteration):
         exc = exc.__cause__  # an async def that raised StopIteration
     kind = type(exc)
@@ -815,7 +898,7 @@ async def drive_async(lifecycle: Generator[Any, Any, R]) -> R:
         try:
             if type(instruction) is Around:
                 value = await instruction.run_async()
-            elif type(instruction) is transaction.Shielded:
+            elif type(instruction) is transactions.Shielded:
                 value = await _to_the_end(instruction.call)
             else:
                 value = instruction()

@@ -346,7 +346,7 @@ class _Builder:
             registered.domain, registered.organization, ("domain", registered.domain),
         )  # fmt: skip
         attributes = registered.node.inline_declaration(remove_sensitive=self.remove_sensitive)
-        if registered.kind == "model":
+        if registered.kind in ("model", "entity"):
             domain = self.domain_of(registered.domain)
             module = None if domain.is_global else domain.full_name
             entry["declaration_data"] = {

@@ -377,7 +377,7 @@ def _registered_parts(name: str, remove_sensitive: bool) -> list[Any]:
     registered = registry.current().type(name)
     if registered is None:
         return []
-    if registered.kind == "model":
+    if registered.kind in ("model", "entity"):
         return ["model", CANNOT_CAST, registered.node]
     node = registered.node
     return [node.type, *own_errors(node, remove_sensitive=remove_sensitive), *_children(node, remove_sensitive)]

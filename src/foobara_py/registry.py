@@ -184,13 +184,13 @@ class Registry:
 
     def add_type(self, registered: RegisteredType) -> None:
         """Register a model or named type; a model registered again (in another domain) moves."""
-        is_model = registered.kind == "model"
+        is_model = registered.kind in ("model", "entity")
         with self._lock:
             old = self._model_types.get(registered.target) if is_model else None
             if old is not None and self._types.get(old.full_name) is old:
                 del self._types[old.full_name]
             replaced = self._types.get(registered.full_name)
-            if replaced is not None and replaced.kind == "model":
+            if replaced is not None and replaced.kind in ("model", "entity"):
                 self._model_types.pop(replaced.target, None)
             self._types[registered.full_name] = registered
             if is_model:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .command import CommandBase
     from .domain import Domain
     from .domain_mapper import DomainMapper
-    from .transaction import TransactionResource
+    from .transactions import TransactionResource
 
 __all__ = ["CommandSpec"]
 
@@ -56,6 +56,11 @@ class CommandSpec:
     """The lifecycle hooks the class defines (`validate`, `execute`...)."""
     transaction_resources: tuple[TransactionResource, ...]
     """What a run opens transactions on: its own resources and its subcommands'."""
+    entities: tuple[type[Any], ...]
+    """The entities its runs use (from its inputs, result, `depends_on_entities` and
+    subcommands): a run is a transaction on their stores."""
+    entity_inputs: bool
+    """Whether its inputs can hold records, loaded before `validate_records`."""
     runtime_name: str
     """The name its errors carry in a caller's runtime path, `acme::math::add`."""
     is_abstract: bool

@@ -189,7 +189,7 @@ class RegisteredType:
     full_name: str
     domain: str  # the domain's full name
     organization: str
-    kind: Literal["model", "type"]
+    kind: Literal["model", "entity", "type"]
     target: Any  # the model class, or the annotation of a custom type
     description: str | None = None
     _node: TypeNode | None = field(default=None, repr=False)
@@ -205,7 +205,7 @@ class RegisteredType:
         with _BUILDING:
             if self._node is None:
                 try:
-                    if self.kind == "model":
+                    if self.kind in ("model", "entity"):
                         self._node = TypeNode(type="attributes", fields={}, model=self.target)
                         _fill_model_node(self._node, self.target, set())
                     else:
@@ -232,12 +232,13 @@ def register_model(
     if not (isinstance(model, builtins.type) and issubclass(model, BaseModel)):
         raise TypeError(f"A model type is a pydantic model class, not {model!r}")
     doc = model.__dict__.get("__doc__")
+    model.__foobara_full_name__ = full_name  # type: ignore[attr-defined]
     registered = RegisteredType(
         name=model.__name__,
         full_name=full_name,
         domain=domain,
         organization=organization,
-        kind="model",
+        kind="entity" if hasattr(model, "__primary_key__") else "model",
         target=model,
         description=inspect.cleandoc(doc) if doc else None,
     )
@@ -272,6 +273,8 @@ class Model(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        if cls.__dict__.get("__foobara_base__"):  # a base for models (Entity), not a model itself
+            return
         register_model(cls, full_name=cls.__name__, domain=GLOBAL_DOMAIN_NAME, organization=GLOBAL_ORGANIZATION_NAME)
 
 

@@ -21,7 +21,7 @@ from pydantic_core import SchemaValidator
 from .error_catalogue import CONSTRAINTS
 from .errors import FoobaraError, PathPart, UnsupportedTypeError
 from .jsonable import FILTERED, MAX_DEPTH, describe_int, redact, to_json, writable_int
-from .types import FOOBARA_ERRORS, TypeNode
+from .types import FOOBARA_ERRORS, TypeNode, node_for
 
 __all__ = ["InputsCaster", "describe_value", "translate_errors"]
 
@@ -194,7 +194,9 @@ def _value_at(data: Any, path: tuple[PathPart, ...]) -> Any:
 
 def _cannot_cast(path: tuple[PathPart, ...], node: TypeNode, value: Any, sensitive: bool) -> FoobaraError:
     value = _shown(value, node, sensitive)
-    message = f"{_at(path)}Cannot cast {_described(value)} {_cast_phrase(node.type)}"
+    entity = node.model if node.model is not None and hasattr(node.model, "__primary_key__") else None
+    phrase = _cast_phrase(node.type) if entity is None else _entity_cast_phrase(entity)
+    message = f"{_at(path)}Cannot cast {_described(value)} {phrase}"
     context = {"cast_to": node.declaration(), "value": value}
     return FoobaraError("cannot_cast", message, "data", path, (), context, True)
 
@@ -209,6 +211,14 @@ def _cast_phrase(type_name: str) -> str:
         expected = _EXPECTATIONS.get(type_name, "a " + type_name)
         phrase = _CAST_PHRASES[type_name] = f"to {_article(type_name)} {type_name}. Expected it to be {expected}"
     return phrase
+
+
+def _entity_cast_phrase(entity: Any) -> str:
+    """Ruby's wording for an entity, which takes a record, attributes or a primary key."""
+    name = entity.entity_name()
+    key = node_for(entity.model_fields[entity.primary_key_attribute()].annotation)
+    expected = _EXPECTATIONS.get(key.type, "a " + key.type)
+    return f"to a {name}. Expected it to be a {name}, be a hash with symbolizable keys, or be {expected}"
 
 
 def _missing(path: tuple[PathPart, ...]) -> FoobaraError:

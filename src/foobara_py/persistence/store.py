@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import FoobaraError
-from ..transaction import TransactionConflict
+from ..transactions import TransactionConflict
 
 __all__ = [
     "AsyncSession",

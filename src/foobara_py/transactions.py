@@ -41,6 +41,10 @@ class Transaction(Protocol):
 
 @runtime_checkable
 class TransactionResource(Protocol):
+    """Something runs open transactions on. An AsyncCommand calls `abegin` where the
+    resource has one (its transaction may then commit and roll back asynchronously), `begin`
+    otherwise."""
+
     def begin(self) -> Transaction | Awaitable[Transaction]: ...
 
 
@@ -79,9 +83,10 @@ def begin(command: CommandBase[Any, Any]) -> Generator[Any, Any, None]:
     """The open_transaction step: begin a transaction on each resource the caller has not."""
     run = command._transactions
     assert run is not None
+    is_async = type(command).spec.is_async
     for resource in type(command).spec.transaction_resources:
         if resource not in run.scope:
-            transaction = yield resource.begin
+            transaction = yield (is_async and getattr(resource, "abegin", None)) or resource.begin
             run.pending.append(transaction)
             run.scope[resource] = transaction
 

@@ -1,0 +1,437 @@
+"""Entities: models with a primary key, kept in a store, loaded and written in transactions.
+
+A record is an `Entity` instance. One that has only its primary key (an input given as a key,
+an association read from a store) is a *reference*: its other attributes are loaded the first
+time one of them is read. Within a transaction there is one instance per record, so a change
+made through one reference is seen through every other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, Self, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, TypeAdapter, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from ..errors import FrameworkUsageError
+from ..naming import underscore
+from ..types import Model
+from .store import Column, ColumnKind, Table
+
+if TYPE_CHECKING:
+    from pydantic import ModelWrapValidatorHandler
+
+    from .unit import UnitOfWork
+
+__all__ = ["Entity", "NoTransactionOpenError", "NotFoundError", "RecordState"]
+
+
+class NotFoundError(LookupError):
+    """No record has that primary key."""
+
+    def __init__(self, entity: type[Entity], key: Any) -> None:
+        super().__init__(f"Could not find {entity.entity_name()} for {key!r}")
+        self.entity = entity
+        self.key = key
+
+
+class NoTransactionOpenError(FrameworkUsageError):
+    """Records are read and written inside a transaction: a command run or `transaction()`."""
+
+
+class RecordState:
+    """What the framework knows about one record instance."""
+
+    __slots__ = ("deleted", "loaded", "original", "persisted", "unit")
+
+    def __init__(self, unit: UnitOfWork | None, *, loaded: bool, persisted: bool, original: dict[str, Any] | None):
+        self.unit = unit
+        self.loaded = loaded  # all attributes are present
+        self.persisted = persisted  # the record exists in its store (or will, at the commit)
+        self.original = original  # the row as the store has it, for change detection and conflicts
+        self.deleted = False
+
+
+class Entity(Model):
+    """A model with a primary key (`id` unless the class says `primary_key="code"`), kept in a
+    store. Assigning an attribute validates it; the change is written when the transaction
+    commits."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    __foobara_base__: ClassVar[bool] = True
+    __primary_key__: ClassVar[str] = "id"
+    __table_name__: ClassVar[str | None] = None
+    _foobara: RecordState | None = PrivateAttr(default=None)
+
+    def __init_subclass__(cls, primary_key: str | None = None, table: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if primary_key is not None:
+            cls.__primary_key__ = primary_key
+        if table is not None:
+            cls.__table_name__ = table
+        cls.__foobara_table__ = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__dict__.get("__foobara_base__"):
+            return
+        if cls.__primary_key__ not in cls.model_fields:
+            raise TypeError(
+                f"{cls.__name__} has no attribute {cls.__primary_key__!r} to be its primary key "
+                f"(declare it, or name another: class {cls.__name__}(Entity, primary_key=...))"
+            )
+        cls.__foobara_key_adapter__ = TypeAdapter(_without_none(cls.model_fields[cls.__primary_key__].annotation))
+
+    __foobara_table__: ClassVar[Table | None]
+    __foobara_key_adapter__: ClassVar[TypeAdapter[Any]]
+
+    # ----------------------------------------------------------------------------------------
+    # What a value given for an entity-typed attribute becomes
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _record_or_reference(cls, value: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Attributes (a dict) make a new record; a record stays itself; anything else is a
+        primary key, made a reference to that record."""
+        if isinstance(value, (dict, BaseModel)):
+            return handler(value)
+        try:
+            key = cls.__foobara_key_adapter__.validate_python(value)
+        except ValidationError:
+            raise PydanticCustomError(
+                "model_type", "Cannot cast {value!r} to a {entity}", {"value": value, "entity": cls.entity_name()}
+            ) from None
+        from .unit import current_unit
+
+        return cls._reference(key, current_unit())
+
+    @classmethod
+    def _reference(cls, key: Any, unit: UnitOfWork | None) -> Self:
+        if unit is not None:
+            known = unit.identity.get((cls, key))
+            if known is not None:
+                return known  # type: ignore[return-value]
+        record = cls.__new__(cls)
+        object.__setattr__(record, "__dict__", {cls.__primary_key__: key})
+        object.__setattr__(record, "__pydantic_fields_set__", {cls.__primary_key__})
+        object.__setattr__(record, "__pydantic_extra__", None)
+        state = RecordState(unit, loaded=False, persisted=True, original=None)
+        object.__setattr__(record, "__pydantic_private__", {"_foobara": state})
+        if unit is not None:
+            unit.identity[(cls, key)] = record
+        return record
+
+    # ----------------------------------------------------------------------------------------
+    # Reading and assigning attributes
+
+    def __getattr__(self, name: str) -> Any:
+        if name in type(self).__pydantic_fields__:
+            self._load_now()
+            return self.__dict__[name]
+        return super().__getattr__(name)  # type: ignore[misc]
+
+    def _load_now(self) -> None:
+        """Load a reference's attributes: the first read of one of them."""
+        state = self.__pydantic_private__["_foobara"]  # type: ignore[index]
+        from . import unit as units
+
+        unit = state.unit if state.unit is not None and state.unit.open else units.current_unit()
+        if unit is None:
+            raise NoTransactionOpenError(
+                f"{type(self).__name__} {self.primary_key!r} is not loaded and no transaction is open: read it "
+                "inside the command (or the `transaction()` block) that loaded it"
+            )
+        units.run_sync(unit, units.load_keys(unit, type(self), [self.primary_key]))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        state: RecordState | None = self.__pydantic_private__.get("_foobara") if self.__pydantic_private__ else None
+        if state is not None and name in type(self).__pydantic_fields__:
+            if name == type(self).__primary_key__ and state.persisted:
+                raise FrameworkUsageError(f"The primary key of a stored {type(self).__name__} cannot change")
+            if not state.loaded:
+                self._load_now()
+            if state.deleted:
+                raise FrameworkUsageError(f"{type(self).__name__} {self.primary_key!r} was deleted")
+        super().__setattr__(name, value)
+        if state is not None and state.unit is not None and state.persisted:
+            state.unit.dirty[id(self)] = self
+
+    def __repr_args__(self) -> Any:
+        if not self.is_loaded:
+            return [(type(self).__primary_key__, self.primary_key)]
+        return super().__repr_args__()
+
+    def __eq__(self, other: Any) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        if self is other:
+            return True
+        key = self.primary_key
+        return key is not None and key == other.primary_key
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.primary_key))
+
+    # ----------------------------------------------------------------------------------------
+    # The record
+
+    @property
+    def primary_key(self) -> Any:
+        return self.__dict__.get(type(self).__primary_key__)
+
+    @property
+    def is_loaded(self) -> bool:
+        state = self.__pydantic_private__.get("_foobara") if self.__pydantic_private__ else None
+        return state is None or state.loaded
+
+    @property
+    def is_persisted(self) -> bool:
+        state = self.__pydantic_private__.get("_foobara") if self.__pydantic_private__ else None
+        return state is not None and state.persisted and not state.deleted
+
+    @classmethod
+    def entity_name(cls) -> str:
+        """The entity's full name (`Lib::Lending::Book`)."""
+        return getattr(cls, "__foobara_full_name__", cls.__name__)
+
+    @classmethod
+    def primary_key_attribute(cls) -> str:
+        return cls.__primary_key__
+
+    # ----------------------------------------------------------------------------------------
+    # The class API (sync, and async twins named as Django names them)
+
+    @classmethod
+    def create(cls, **attributes: Any) -> Self:
+        """A new record, written to its store now (its generated key is set) and kept if the
+        transaction commits."""
+        from . import unit as units
+
+        unit = units.unit_for(cls, "create")
+        return units.run_sync(unit, units.create(unit, cls, attributes))
+
+    @classmethod
+    async def acreate(cls, **attributes: Any) -> Self:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "acreate")
+        return await units.run_async(unit, units.create(unit, cls, attributes))
+
+    @classmethod
+    def load(cls, key: Any) -> Self:
+        """The record with this primary key; `NotFoundError` (a `LookupError`) if there is none."""
+        from . import unit as units
+
+        unit = units.unit_for(cls, "load")
+        return units.run_sync(unit, units.load_one(unit, cls, key))
+
+    @classmethod
+    async def aload(cls, key: Any) -> Self:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "aload")
+        return await units.run_async(unit, units.load_one(unit, cls, key))
+
+    @classmethod
+    def load_many(cls, keys: Sequence[Any]) -> list[Self]:
+        """The records with these keys, in this order, loaded in one query."""
+        from . import unit as units
+
+        unit = units.unit_for(cls, "load_many")
+        return units.run_sync(unit, units.load_keys(unit, cls, keys))
+
+    @classmethod
+    async def aload_many(cls, keys: Sequence[Any]) -> list[Self]:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "aload_many")
+        return await units.run_async(unit, units.load_keys(unit, cls, keys))
+
+    @classmethod
+    def find_by(cls, **criteria: Any) -> Self | None:
+        """The first record (by primary key) whose attributes equal these, or None."""
+        from . import unit as units
+
+        unit = units.unit_for(cls, "find_by")
+        found = units.run_sync(unit, units.find(unit, cls, criteria, 1))
+        return found[0] if found else None
+
+    @classmethod
+    async def afind_by(cls, **criteria: Any) -> Self | None:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "afind_by")
+        found = await units.run_async(unit, units.find(unit, cls, criteria, 1))
+        return found[0] if found else None
+
+    @classmethod
+    def find_all_by(cls, **criteria: Any) -> list[Self]:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "find_all_by")
+        return units.run_sync(unit, units.find(unit, cls, criteria, None))
+
+    @classmethod
+    async def afind_all_by(cls, **criteria: Any) -> list[Self]:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "afind_all_by")
+        return await units.run_async(unit, units.find(unit, cls, criteria, None))
+
+    @classmethod
+    def all(cls) -> list[Self]:
+        return cls.find_all_by()
+
+    @classmethod
+    async def aall(cls) -> list[Self]:
+        return await cls.afind_all_by()
+
+    @classmethod
+    def count(cls, **criteria: Any) -> int:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "count")
+        return units.run_sync(unit, units.count(unit, cls, criteria))
+
+    @classmethod
+    async def acount(cls, **criteria: Any) -> int:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "acount")
+        return await units.run_async(unit, units.count(unit, cls, criteria))
+
+    @classmethod
+    def exists(cls, key: Any) -> bool:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "exists")
+        return bool(units.run_sync(unit, units.load_keys(unit, cls, [key], missing_ok=True)))
+
+    @classmethod
+    async def aexists(cls, key: Any) -> bool:
+        from . import unit as units
+
+        unit = units.unit_for(cls, "aexists")
+        return bool(await units.run_async(unit, units.load_keys(unit, cls, [key], missing_ok=True)))
+
+    def hard_delete(self) -> None:
+        """Delete the record from its store when the transaction commits."""
+        from . import unit as units
+
+        unit = units.unit_for(type(self), "hard_delete")
+        units.run_sync(unit, units.delete(unit, self))
+
+    async def ahard_delete(self) -> None:
+        from . import unit as units
+
+        unit = units.unit_for(type(self), "ahard_delete")
+        await units.run_async(unit, units.delete(unit, self))
+
+
+# --------------------------------------------------------------------------------------------
+# Entities as stores see them
+
+
+def _without_none(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+        return Union[tuple(args)]  # noqa: UP007
+    return annotation
+
+
+def _allows_none(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+def association_of(annotation: Any) -> tuple[type[Entity], bool] | None:
+    """The entity an attribute refers to, and whether it holds a list of them."""
+    annotation = _without_none(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, Entity):
+        return annotation, False
+    if get_origin(annotation) in (list, tuple, set, frozenset, Sequence, typing.List):  # noqa: UP006
+        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        if len(args) == 1:
+            inner = _without_none(args[0])
+            if isinstance(inner, type) and issubclass(inner, Entity):
+                return inner, True
+    return None
+
+
+_KINDS: list[tuple[type, ColumnKind]] = [
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "float"),
+    (Decimal, "decimal"),
+    (str, "string"),
+    (dt.datetime, "datetime"),
+    (dt.date, "date"),
+]
+
+
+def _kind(annotation: Any) -> ColumnKind:
+    annotation = _without_none(annotation)
+    if get_origin(annotation) is typing.Annotated:
+        annotation = get_args(annotation)[0]
+    if isinstance(annotation, type):
+        if issubclass(annotation, enum.Enum):
+            return "json"
+        for python_type, kind in _KINDS:
+            if issubclass(annotation, python_type):
+                return kind
+    return "json"
+
+
+def table_of(entity: type[Entity]) -> Table:
+    """The entity's table, resolved at its first use (its attributes may refer to entities
+    defined after it)."""
+    table: Table | None = entity.__dict__.get("__foobara_table__")
+    if table is not None:
+        return table
+    if not entity.__pydantic_complete__:
+        entity.model_rebuild()
+    columns: dict[str, Column] = {}
+    for name, info in entity.model_fields.items():
+        association = association_of(info.annotation)
+        nullable = _allows_none(info.annotation) or not info.is_required()
+        if association is None:
+            columns[name] = Column(name, _kind(info.annotation), nullable)
+        else:
+            target, many = association
+            key_kind = "json" if many else _kind(target.model_fields[target.__primary_key__].annotation)
+            columns[name] = Column(name, key_kind, nullable, association=table_name(target))
+    key_column = columns[entity.__primary_key__]
+    columns[entity.__primary_key__] = Column(key_column.name, key_column.kind, False)
+    table = Table(
+        name=table_name(entity),
+        entity_name=entity.entity_name(),
+        primary_key=entity.__primary_key__,
+        columns=columns,
+        generated_key=key_column.kind == "integer",
+        key_kind=key_column.kind,
+    )
+    entity.__foobara_table__ = table
+    return table
+
+
+def table_name(entity: type[Entity]) -> str:
+    return entity.__table_name__ or underscore(entity.entity_name()).replace("::", "_")
+
+
+def associations(entity: type[Entity]) -> dict[str, tuple[type[Entity], bool]]:
+    """The attributes that hold records of other entities, and whether each holds a list."""
+    found = {}
+    for name, info in entity.model_fields.items():
+        association = association_of(info.annotation)
+        if association is not None:
+            found[name] = association
+    return found

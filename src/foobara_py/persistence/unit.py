@@ -1,0 +1,409 @@
+"""The unit of work: what one transaction knows about records, and the operations on them.
+
+Every operation is written once, as a generator that yields the store calls it needs
+(`(store, method, args)`) and receives their results: `run_sync` makes the calls, `run_async`
+makes them and awaits what they return. The sync and async class APIs, and the commit and
+rollback of Command and AsyncCommand runs, share these generators.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+from .. import transactions
+from ..errors import FoobaraError, FrameworkUsageError
+from .config import store_for
+from .entity import Entity, NotFoundError, NoTransactionOpenError, RecordState, associations, table_of
+from .store import Row, Store
+
+if TYPE_CHECKING:
+    from ..types import TypeNode
+    from .store import Table
+
+__all__ = ["ENTITIES", "UnitOfWork", "current_unit", "run_async", "run_sync", "unit_for"]
+
+E = TypeVar("E", bound=Entity)
+T = TypeVar("T")
+Call = tuple[Store, str, tuple[Any, ...]]
+Ops = Generator[Call, Any, T]
+
+
+class UnitOfWork:
+    """One transaction over every store its records live in. Store sessions are opened when
+    first needed; the commit writes the changed records and commits each session."""
+
+    __slots__ = ("dirty", "identity", "is_async", "open", "sessions")
+
+    def __init__(self, is_async: bool) -> None:
+        self.is_async = is_async
+        self.open = True
+        self.sessions: dict[Store, Any] = {}
+        self.identity: dict[tuple[type[Entity], Any], Entity] = {}
+        self.dirty: dict[int, Entity] = {}
+
+    # The transaction protocol (see foobara_py.transactions)
+
+    def commit(self) -> Any:
+        return run_async(self, _commit(self)) if self.is_async else run_sync(self, _commit(self))
+
+    def rollback(self) -> Any:
+        return run_async(self, _rollback(self)) if self.is_async else run_sync(self, _rollback(self))
+
+    def _close(self) -> None:
+        self.open = False
+        self.sessions = {}
+        self.dirty = {}
+        # Records keep their state (an outcome's result is read after the run); references not
+        # loaded by now cannot be loaded any more.
+        self.identity = {}
+
+
+class _Entities:
+    """The transaction resource of every entity: a command run whose types involve an entity
+    opens a unit of work on it (`begin` for sync runs, `abegin` for async ones)."""
+
+    def begin(self) -> UnitOfWork:
+        return UnitOfWork(is_async=False)
+
+    def abegin(self) -> UnitOfWork:
+        return UnitOfWork(is_async=True)
+
+    def __repr__(self) -> str:
+        return "<entities>"
+
+
+ENTITIES = _Entities()
+
+
+def current_unit() -> UnitOfWork | None:
+    unit = transactions.open_transactions().get(ENTITIES)
+    return unit if isinstance(unit, UnitOfWork) and unit.open else None
+
+
+def unit_for(entity: type[Entity], operation: str) -> UnitOfWork:
+    unit = current_unit()
+    if unit is None:
+        raise NoTransactionOpenError(
+            f"{entity.__name__}.{operation} needs a transaction: call it in a command run whose inputs, result or "
+            f"depends_on_entities include {entity.__name__}, or inside `with transaction():`"
+        )
+    return unit
+
+
+# --------------------------------------------------------------------------------------------
+# Drivers
+
+
+def run_sync(unit: UnitOfWork, ops: Ops[T]) -> T:
+    value: Any = None
+    try:
+        while True:
+            store, method, args = ops.send(value)
+            session = unit.sessions.get(store)
+            if session is None:
+                session = unit.sessions[store] = store.session()
+            value = getattr(session, method)(*args)
+            if inspect.isawaitable(value):
+                if inspect.iscoroutine(value):
+                    value.close()
+                raise FrameworkUsageError(
+                    f"The store {store.url} is in use by async code in this transaction: sync code cannot "
+                    "join it (use the async twins: aload, acreate, ...)"
+                )
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def run_async(unit: UnitOfWork, ops: Ops[T]) -> T:
+    value: Any = None
+    try:
+        while True:
+            store, method, args = ops.send(value)
+            session = unit.sessions.get(store)
+            if session is None:
+                session = unit.sessions[store] = store.asession()
+            value = getattr(session, method)(*args)
+            if inspect.isawaitable(value):
+                value = await value
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------
+# Rows and records
+
+
+def _row_of(unit: UnitOfWork, record: Entity) -> Ops[Row]:
+    """The record as its store keeps it; associated records not yet stored are created first."""
+    table = table_of(type(record))
+    links = associations(type(record))
+    values = record.__dict__
+    row: Row = {}
+    for name, column in table.columns.items():
+        value = values.get(name)
+        if name in links and value is not None:
+            if links[name][1]:
+                keys = []
+                for item in value:
+                    if not item.is_persisted:
+                        yield from _insert(unit, item)
+                    keys.append(item.primary_key)
+                value = keys
+            else:
+                if not value.is_persisted:
+                    yield from _insert(unit, value)
+                value = value.primary_key
+        elif column.kind == "json" and value is not None:
+            value = to_jsonable_python(value)
+        row[name] = value
+    return row
+
+
+def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
+    """The record for a row: the instance this unit already has for it (filled in if it was a
+    reference), or a new one."""
+    known = unit.identity.get((entity, key))
+    if known is not None and known.__pydantic_private__["_foobara"].loaded:  # type: ignore[index]
+        return known  # type: ignore[return-value]
+    fresh = entity.model_validate(row)
+    state = RecordState(unit, loaded=True, persisted=True, original=row)
+    if known is None:
+        fresh.__pydantic_private__ = {"_foobara": state}
+        unit.identity[(entity, key)] = fresh
+        return fresh
+    object.__setattr__(known, "__dict__", fresh.__dict__)
+    object.__setattr__(known, "__pydantic_fields_set__", fresh.__pydantic_fields_set__)
+    known.__pydantic_private__ = {"_foobara": state}
+    return known  # type: ignore[return-value]
+
+
+def _state(record: Entity) -> RecordState | None:
+    private = record.__pydantic_private__
+    return private.get("_foobara") if private else None
+
+
+# --------------------------------------------------------------------------------------------
+# Operations
+
+
+def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
+    entity = type(record)
+    table = table_of(entity)
+    state = _state(record)
+    if state is not None and state.persisted:
+        return
+    placeholder = RecordState(unit, loaded=True, persisted=True, original=None)  # no cycles while rows are made
+    record.__pydantic_private__ = {"_foobara": placeholder}
+    try:
+        row = yield from _row_of(unit, record)
+        key = yield (store_for(entity), "insert", (table, row))
+    except BaseException:
+        record.__pydantic_private__ = {"_foobara": state}
+        raise
+    record.__dict__[table.primary_key] = key
+    record.__pydantic_fields_set__.add(table.primary_key)
+    row[table.primary_key] = key
+    placeholder.original = row
+    unit.identity[(entity, key)] = record
+
+
+def create(unit: UnitOfWork, entity: type[E], attributes: Mapping[str, Any]) -> Ops[E]:
+    record = entity(**attributes)
+    yield from _insert(unit, record)
+    return record
+
+
+def _key(entity: type[Entity], key: Any) -> Any:
+    if isinstance(key, entity):
+        return key.primary_key
+    return entity.__foobara_key_adapter__.validate_python(key)
+
+
+def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing_ok: bool = False) -> Ops[list[E]]:
+    """The records with these keys, loading in one query those this unit has not loaded."""
+    keys = [_key(entity, key) for key in keys]
+    wanted = []
+    for key in keys:
+        known = unit.identity.get((entity, key))
+        state = _state(known) if known is not None else None
+        if state is None or not state.loaded:
+            wanted.append(key)
+    rows: dict[Any, Row] = {}
+    if wanted:
+        rows = yield (store_for(entity), "get_many", (table_of(entity), list(dict.fromkeys(wanted))))
+    found: list[E] = []
+    for key in keys:
+        row = rows.get(key)
+        if row is not None:
+            found.append(_materialize(unit, entity, key, row))
+            continue
+        known = unit.identity.get((entity, key))
+        state = _state(known) if known is not None else None
+        if known is not None and state is not None and state.loaded and not state.deleted:
+            found.append(known)  # type: ignore[arg-type]
+        elif not missing_ok:
+            raise NotFoundError(entity, key)
+    return found
+
+
+def load_one(unit: UnitOfWork, entity: type[E], key: Any) -> Ops[E]:
+    found = yield from load_keys(unit, entity, [key])
+    return found[0]
+
+
+def _criteria(entity: type[Entity], criteria: Mapping[str, Any]) -> Row:
+    fields = entity.model_fields
+    links = associations(entity)
+    stored: Row = {}
+    for name, value in criteria.items():
+        if name not in fields:
+            raise TypeError(f"{entity.__name__} has no attribute {name!r}")
+        if name in links and isinstance(value, Entity):
+            value = value.primary_key
+        elif table_of(entity).columns[name].kind == "json" and value is not None:
+            value = to_jsonable_python(value)
+        stored[name] = value
+    return stored
+
+
+def find(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any], limit: int | None) -> Ops[list[E]]:
+    yield from flush(unit)
+    table = table_of(entity)
+    rows = yield (store_for(entity), "find", (table, _criteria(entity, criteria), limit))
+    return [_materialize(unit, entity, row[table.primary_key], row) for row in rows]
+
+
+def count(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any]) -> Ops[int]:
+    yield from flush(unit)
+    number = yield (store_for(entity), "count", (table_of(entity), _criteria(entity, criteria)))
+    return int(number)
+
+
+def delete(unit: UnitOfWork, record: Entity) -> Ops[None]:
+    state = _state(record)
+    if state is None or not state.persisted or state.deleted:
+        raise FrameworkUsageError(f"{type(record).__name__} {record.primary_key!r} is not stored: nothing to delete")
+    if not state.loaded:
+        yield from load_keys(unit, type(record), [record.primary_key])
+    entity = type(record)
+    unit.dirty.pop(id(record), None)
+    yield from _flush_record(unit, record)
+    yield (store_for(entity), "delete", (table_of(entity), record.primary_key, state.original))
+    state.deleted = True
+    unit.identity.pop((entity, record.primary_key), None)
+
+
+def _flush_record(unit: UnitOfWork, record: Entity) -> Ops[None]:
+    state = _state(record)
+    if state is None or state.deleted or state.original is None:
+        return
+    row = yield from _row_of(unit, record)
+    changes = {name: value for name, value in row.items() if state.original.get(name) != value}
+    if changes:
+        table: Table = table_of(type(record))
+        yield (store_for(type(record)), "update", (table, record.primary_key, changes, state.original))
+        state.original = row
+
+
+def flush(unit: UnitOfWork) -> Ops[None]:
+    """Write the records changed since the last flush (before a query, and at the commit)."""
+    while unit.dirty:
+        _, record = unit.dirty.popitem()
+        yield from _flush_record(unit, record)
+
+
+def _commit(unit: UnitOfWork) -> Ops[None]:
+    try:
+        yield from flush(unit)
+        for store in list(unit.sessions):
+            yield (store, "commit", ())
+            del unit.sessions[store]
+    finally:
+        if not unit.sessions:
+            unit._close()
+
+
+def _rollback(unit: UnitOfWork) -> Ops[None]:
+    problems: list[BaseException] = []
+    for store in list(unit.sessions):
+        try:
+            yield (store, "rollback", ())
+        except Exception as exc:  # the other stores must still roll back
+            problems.append(exc)
+    unit._close()
+    if problems:
+        raise problems[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Entity inputs
+
+
+def references_in(value: Any, path: tuple[Any, ...] = ()) -> Iterable[tuple[tuple[Any, ...], Entity]]:
+    """The records in a value (a command's inputs), with their paths."""
+    if isinstance(value, Entity):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from references_in(value.__dict__.get(name), (*path, name))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from references_in(item, (*path, index))
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from references_in(item, (*path, name))
+
+
+def entities_in(node: TypeNode) -> list[type[Entity]]:
+    """The entities a type can hold records of (a command's inputs or result type)."""
+    found: dict[type[Entity], None] = {}
+    seen: set[int] = set()
+
+    def visit(item: TypeNode) -> None:
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        if isinstance(item.model, type) and issubclass(item.model, Entity):
+            found[item.model] = None
+            return  # its associations are loaded through it, in the same unit of work
+        for child in item.children():
+            visit(child)
+
+    visit(node)
+    return list(found)
+
+
+def load_entity_inputs(command: Any) -> Generator[Any, Any, None]:
+    """The load_entity_inputs step: load the records the inputs refer to, one query per entity,
+    before `validate_records`; a missing one is `data.<path>.not_found`."""
+    unit = current_unit()
+    assert unit is not None
+    by_entity: dict[type[Entity], list[tuple[tuple[Any, ...], Entity]]] = {}
+    for path, record in references_in(command.inputs):
+        state = _state(record)
+        if state is not None and not state.loaded:
+            by_entity.setdefault(type(record), []).append((path, record))
+    driver = run_async if type(command).spec.is_async else run_sync
+    for entity, found in by_entity.items():
+        keys = [record.primary_key for _, record in found]
+        yield partial(driver, unit, load_keys(unit, entity, keys, missing_ok=True))
+        for path, record in found:
+            if not record.is_loaded:
+                command._record(not_found_error(entity, record.primary_key, path))
+
+
+def not_found_error(entity: type[Entity], key: Any, path: tuple[Any, ...]) -> FoobaraError:
+    name = entity.entity_name()
+    return FoobaraError(
+        "not_found",
+        f"Could not find {name} for {key}",
+        "data",
+        path,
+        context={"entity_class": name, "criteria": key, "data_path": ".".join(str(part) for part in path)},
+    )
