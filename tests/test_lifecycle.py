@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from foobara_py import AsyncCommand, Command, FrameworkUsageError
 from foobara_py.lifecycle import State, Transition, add_step, remove_step
-from foobara_py.transaction import open_transactions
+from foobara_py.transactions import open_transactions
 
 
 class Tracked:

@@ -44,7 +44,7 @@ class Entry(BaseModel):
 
 
 def staged(resource: Ledger) -> list[str]:
-    from foobara_py.transaction import open_transactions
+    from foobara_py.transactions import open_transactions
 
     return open_transactions()[resource].staged  # type: ignore[no-any-return, attr-defined]
 

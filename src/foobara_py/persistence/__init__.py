@@ -11,13 +11,14 @@ from typing import Any
 
 from .. import transactions
 from .config import SCHEMES, configure, reset, store_for
-from .entity import Entity, NotFoundError, NoTransactionOpenError
+from .entity import Entity, InvalidRecordError, NotFoundError, NoTransactionOpenError
 from .store import StoreError, StoreUnavailableError, TransactionConflict, UniqueViolationError
 from .unit import ENTITIES, UnitOfWork, current_unit
 
 __all__ = [
     "SCHEMES",
     "Entity",
+    "InvalidRecordError",
     "NoTransactionOpenError",
     "NotFoundError",
     "StoreError",

@@ -12,14 +12,14 @@ import datetime as dt
 import enum
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..errors import FrameworkUsageError
+from ..errors import FoobaraError, FrameworkUsageError, to_sentence
 from ..naming import underscore
 from ..types import Model
 from .store import Column, ColumnKind, Table
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from .unit import UnitOfWork
 
-__all__ = ["Entity", "NoTransactionOpenError", "NotFoundError", "RecordState"]
+__all__ = ["Entity", "InvalidRecordError", "NoTransactionOpenError", "NotFoundError", "RecordState"]
 
 
 class NotFoundError(LookupError):
@@ -39,6 +39,28 @@ class NotFoundError(LookupError):
         super().__init__(f"Could not find {entity.entity_name()} for {key!r}")
         self.entity = entity
         self.key = key
+
+
+class InvalidRecordError(ValueError):
+    """Attributes that do not fit the entity: refused before anything is written. In a command
+    run it becomes the runtime error `invalid_record`, with Foobara's errors in its context."""
+
+    def __init__(self, entity: type[Entity], attributes: Mapping[str, Any], error: ValidationError) -> None:
+        from ..types import node_for_model
+        from ..validation import translate_errors
+
+        self.entity = entity
+        self.errors = translate_errors(node_for_model(entity), dict(attributes), error.errors())
+        super().__init__(f"Invalid {entity.entity_name()}: {to_sentence(e.message for e in self.errors)}")
+
+    def to_foobara_error(self) -> FoobaraError:
+        return FoobaraError(
+            "invalid_record",
+            str(self),
+            "runtime",
+            context={"entity_class": self.entity.entity_name(), "errors": [e.to_dict() for e in self.errors]},
+            cause=self,
+        )
 
 
 class NoTransactionOpenError(FrameworkUsageError):
@@ -160,7 +182,10 @@ class Entity(Model):
                 self._load_now()
             if state.deleted:
                 raise FrameworkUsageError(f"{type(self).__name__} {self.primary_key!r} was deleted")
-        super().__setattr__(name, value)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as error:
+            raise InvalidRecordError(type(self), {name: value}, error) from None
         if state is not None and state.unit is not None and state.persisted:
             state.unit.dirty[id(self)] = self
 

@@ -13,13 +13,21 @@ from collections.abc import Generator, Iterable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from .. import transactions
 from ..errors import FoobaraError, FrameworkUsageError
 from .config import store_for
-from .entity import Entity, NotFoundError, NoTransactionOpenError, RecordState, associations, table_of
+from .entity import (
+    Entity,
+    InvalidRecordError,
+    NotFoundError,
+    NoTransactionOpenError,
+    RecordState,
+    associations,
+    table_of,
+)
 from .store import Row, Store
 
 if TYPE_CHECKING:
@@ -214,7 +222,10 @@ def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
 
 
 def create(unit: UnitOfWork, entity: type[E], attributes: Mapping[str, Any]) -> Ops[E]:
-    record = entity(**attributes)
+    try:
+        record = entity(**attributes)
+    except ValidationError as error:
+        raise InvalidRecordError(entity, attributes, error) from None
     yield from _insert(unit, record)
     return record
 
