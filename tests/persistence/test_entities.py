@@ -453,3 +453,16 @@ def test_the_default_store_comes_from_the_environment(monkeypatch: pytest.Monkey
 
 def test_entity_is_an_entity() -> None:
     assert issubclass(Book, Entity)
+
+
+def test_a_record_from_another_transaction_is_read_afresh_and_its_change_kept() -> None:
+    book = CreateBook.run(title="Passed", copies=5).unwrap()  # its transaction is over
+    assert BorrowBook.run(book=book).unwrap().copies == 4
+    assert BorrowBook.run(book=book).unwrap().copies == 3  # not the stale 5 of `book`
+    assert FindBook.run(book=book.id).unwrap().copies == 3
+
+
+def test_changing_a_record_after_its_transaction_raises_instead_of_losing_the_change() -> None:
+    book = CreateBook.run(title="Done").unwrap()
+    with pytest.raises(NoTransactionOpenError, match="has ended"):
+        book.copies = 3

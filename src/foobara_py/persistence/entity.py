@@ -182,6 +182,11 @@ class Entity(Model):
                 self._load_now()
             if state.deleted:
                 raise FrameworkUsageError(f"{type(self).__name__} {self.primary_key!r} was deleted")
+            if state.unit is not None and not state.unit.open:
+                raise NoTransactionOpenError(
+                    f"{type(self).__name__} {self.primary_key!r} belongs to a transaction that has ended: a change "
+                    "now would never be written; load it again in a command run or a `transaction()` block"
+                )
         try:
             super().__setattr__(name, value)
         except ValidationError as error:

@@ -396,9 +396,17 @@ def load_entity_inputs(command: Any) -> Generator[Any, Any, None]:
     unit = current_unit()
     assert unit is not None
     by_entity: dict[type[Entity], list[tuple[tuple[Any, ...], Entity]]] = {}
-    for path, record in references_in(command.inputs):
+    for path, record in list(references_in(command.inputs)):
         state = _state(record)
-        if state is not None and not state.loaded:
+        if state is None:
+            continue  # attributes for a new record
+        if state.unit is not unit and state.persisted:
+            # A record from another transaction: this run reads it afresh in its own.
+            record = type(record)._reference(record.primary_key, unit)
+            _replace(command.inputs, path, record)
+            state = _state(record)
+            assert state is not None
+        if not state.loaded:
             by_entity.setdefault(type(record), []).append((path, record))
     driver = run_async if type(command).spec.is_async else run_sync
     for entity, found in by_entity.items():
@@ -407,6 +415,17 @@ def load_entity_inputs(command: Any) -> Generator[Any, Any, None]:
         for path, record in found:
             if not record.is_loaded:
                 command._record(not_found_error(entity, record.primary_key, path))
+
+
+def _replace(root: Any, path: tuple[Any, ...], value: Any) -> None:
+    container = root
+    for part in path[:-1]:
+        container = container.__dict__[part] if isinstance(container, BaseModel) else container[part]
+    last = path[-1]
+    if isinstance(container, BaseModel):
+        container.__dict__[last] = value
+    elif isinstance(container, (list, dict)):
+        container[last] = value
 
 
 def not_found_error(entity: type[Entity], key: Any, path: tuple[Any, ...]) -> FoobaraError:
