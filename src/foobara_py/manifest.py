@@ -21,9 +21,11 @@ from .domain import GLOBAL_DOMAIN, Domain, Organization, find_domain
 from .possible_errors import (
     BUILTIN_TYPES,
     DATA_ERROR,
+    ENTITY_NOT_FOUND,
     RUNTIME_ERROR,
     ErrorClass,
     PossibleErrorEntry,
+    association_paths,
     errors_of_type,
     is_registered,
     possible_errors_of_command,
@@ -54,10 +56,11 @@ class CommandFacts:
     inputs_types: set[str]
     result_types: set[str]
     errors_types: set[str]
+    entity_types: set[str]  # `depends_on_entities`' types and theirs, as Ruby adds them
 
     @property
     def all_types(self) -> set[str]:
-        return self.inputs_types | self.result_types | self.errors_types
+        return self.inputs_types | self.result_types | self.errors_types | self.entity_types
 
 
 # Weak keys: a command class dropped by its program (a test's, say) takes its facts with it.
@@ -83,7 +86,12 @@ def command_facts(command: type[CommandBase[Any, Any]]) -> CommandFacts:
     errors_types: set[str] = set()
     for error in {id(entry.error): entry.error for entry in possible}.values():
         errors_types |= types_depended_on(error)
-    facts = CommandFacts(possible, inputs_types, result_types, errors_types)
+    entity_types: set[str] = set()
+    for entity in command.depends_on_entities:
+        registered = registry.current().model_type(entity)
+        if registered is not None:
+            entity_types |= {registered.full_name, *types_depended_on(registered.full_name)}
+    facts = CommandFacts(possible, inputs_types, result_types, errors_types, entity_types)
     _facts[command] = (version, facts)
     return facts
 
@@ -176,7 +184,7 @@ class _Builder:
         self.organizations.add(error.organization)
         for name in types_depended_on(error):
             self.add_type(name)
-        base = {DATA_ERROR.reference: DATA_ERROR, RUNTIME_ERROR.reference: RUNTIME_ERROR}.get(error.base_error or "")
+        base = _BASE_ERRORS.get(error.base_error or "")
         if base is not None:
             self.add_error(base)
 
@@ -191,6 +199,39 @@ class _Builder:
             entries.setdefault(entry.key, entry)
         result = self._type_errors[name] = [entries[key] for key in sorted(entries)]
         return result
+
+    def entity_facts(self, registered: RegisteredType) -> dict[str, Any]:
+        """An entity's associations (attribute path -> entity), and those of the entities they
+        lead to (`author.publisher`), with the entities each list depends on; empty ones are left
+        out, as Ruby leaves them out."""
+        associations = self.associations_of(registered)
+        deep: dict[str, str] = {}
+        self.add_deep_associations(registered, "", deep, {registered.full_name})
+        by_depth = sorted(deep, key=lambda path: (path.count(".") + 1, path))
+        facts = {
+            "depends_on": list(dict.fromkeys(associations.values())),
+            "deep_depends_on": list(dict.fromkeys(deep[path] for path in by_depth)),
+            "associations": dict(sorted(associations.items())),
+            "deep_associations": dict(sorted(deep.items())),
+        }
+        return {key: value for key, value in facts.items() if value}
+
+    def associations_of(self, registered: RegisteredType) -> dict[str, str]:
+        paths = association_paths(registered.node, remove_sensitive=self.remove_sensitive)
+        found = {}
+        for path, entity in paths.items():
+            target = self.snapshot.types.get(entity.entity_name())
+            found[".".join(map(str, path))] = target.full_name if target is not None else entity.entity_name()
+        return found
+
+    def add_deep_associations(
+        self, registered: RegisteredType, prefix: str, deep: dict[str, str], chain: set[str]
+    ) -> None:
+        for path, name in self.associations_of(registered).items():
+            deep[prefix + path] = name
+            target = self.snapshot.types.get(name)
+            if target is not None and name not in chain:  # an entity that leads back to itself ends there
+                self.add_deep_associations(target, f"{prefix}{path}.", deep, chain | {name})
 
     # --- names ---------------------------------------------------------------------------
 
@@ -347,28 +388,40 @@ class _Builder:
         )  # fmt: skip
         attributes = registered.node.inline_declaration(remove_sensitive=self.remove_sensitive)
         if registered.kind in ("model", "entity"):
+            kind = registered.kind
+            base_class = "Foobara::Entity" if kind == "entity" else "Foobara::Model"
+            primary_key = registered.target.__primary_key__ if kind == "entity" else None
+            if primary_key is not None:
+                attributes = _with_plain_primary_key(attributes, primary_key)
             domain = self.domain_of(registered.domain)
             module = None if domain.is_global else domain.full_name
             entry["declaration_data"] = {
-                "type": "model",
+                "type": kind,
                 "name": registered.name,
                 "model_module": module,
                 "model_class": registered.full_name,
-                "model_base_class": "Foobara::Model",
+                "model_base_class": base_class,
                 "attributes_declaration": attributes,
             }
+            if primary_key is not None:
+                entry["declaration_data"]["primary_key"] = primary_key
             entry["possible_errors"] = possible
             entry["name"] = registered.name
             entry["target_classes"] = [registered.full_name]
             entry["types_depended_on"] = sorted(types_depended_on(registered.full_name))
             entry["description"] = registered.description
-            entry["base_type"] = "model"
+            entry["base_type"] = kind
             entry["attributes_type"] = attributes
             entry["organization_name"] = None if domain.organization.is_global else domain.organization_name
             entry["domain_name"] = None if domain.is_global else domain.name
             entry["model_name"] = registered.name
-            entry["model_base_class"] = "Foobara::Model"
+            entry["model_base_class"] = base_class
             entry["model_class"] = registered.full_name
+            if primary_key is not None:
+                entry.update(self.entity_facts(registered))
+                entry["entity_name"] = registered.name
+                entry["primary_key_attribute"] = primary_key
+                entry["primary_key_type"] = attributes["element_type_declarations"][primary_key]
             return entry
         entry["declaration_data"] = attributes
         entry["possible_errors"] = possible
@@ -377,6 +430,23 @@ class _Builder:
         entry["description"] = registered.description
         entry["base_type"] = registered.node.type
         return entry
+
+
+def _with_plain_primary_key(attributes: dict[str, Any], primary_key: str) -> dict[str, Any]:
+    """The attributes declaration with the primary key declared as Ruby declares it: `id: int |
+    None = None` is `integer` (not allow_nil), since None only means "let the store generate it"."""
+    declarations = attributes["element_type_declarations"]
+    declaration = declarations.get(primary_key)
+    if not (isinstance(declaration, dict) and declaration.get("allow_nil")):
+        return attributes
+    plain = {key: value for key, value in declaration.items() if key != "allow_nil"}
+    return {
+        **attributes,
+        "element_type_declarations": {
+            **declarations,
+            primary_key: plain["type"] if len(plain) == 1 else plain,
+        },
+    }
 
 
 def _under_hidden(inputs: TypeNode | None, entry: PossibleErrorEntry) -> bool:
@@ -396,6 +466,8 @@ def _under_hidden(inputs: TypeNode | None, entry: PossibleErrorEntry) -> bool:
             return True
     return False
 
+
+_BASE_ERRORS = {error.reference: error for error in (DATA_ERROR, RUNTIME_ERROR, ENTITY_NOT_FOUND)}
 
 _FOOBARA_VALUE_DOMAIN = {
     **_scoped(

@@ -19,13 +19,21 @@ from . import registry
 from .error_catalogue import CONSTRAINTS, Constraint
 from .errors import PathPart, PossibleError, error_key
 from .naming import classify
+from .persistence.entity import Entity
 from .registry import GLOBAL_DOMAIN_NAME, GLOBAL_ORGANIZATION_NAME
 from .types import EMAIL_ERROR_SYMBOLS, FieldSpec, TypeNode, node_for, node_for_model
 
 if TYPE_CHECKING:
     from .command import CommandBase
 
-__all__ = ["BUILTIN_TYPES", "ErrorClass", "PossibleErrorEntry", "possible_errors_of_command", "types_depended_on"]
+__all__ = [
+    "BUILTIN_TYPES",
+    "ErrorClass",
+    "PossibleErrorEntry",
+    "association_paths",
+    "possible_errors_of_command",
+    "types_depended_on",
+]
 
 # Ruby Foobara's builtin types: name -> (base type, the Python classes they hold).
 BUILTIN_TYPES: dict[str, tuple[str | None, list[str] | None]] = {
@@ -189,6 +197,17 @@ INCORRECT_TUPLE_SIZE = _type_error(
     attributes_node({"expected_size": "integer", "actual_size": "integer", "value": "array"}),
 )  # fmt: skip
 
+# Ruby's base class of a command's not_found errors (one subclass per entity input path).
+NOT_FOUND_CONTEXT = attributes_node({"entity_class": "string", "criteria": "duck", "data_path": "string"})
+ENTITY_NOT_FOUND = _builtin(
+    "Foobara::Entity::NotFoundError",
+    "not_found",
+    NOT_FOUND_CONTEXT,
+    full_path=["Foobara", "Entity", "NotFoundError"],
+    scoped_path=["Foobara", "Entity", "NotFoundError"],
+    prefix=["Foobara", "Entity"],
+)
+
 
 def _constraint_error(constraint: Constraint) -> ErrorClass:
     context = attributes_node({"value": constraint.value_type, constraint.context_key: constraint.context_type})
@@ -202,7 +221,7 @@ CONSTRAINT_ERRORS = {name: _constraint_error(constraint) for name, constraint in
 class PossibleErrorEntry:
     """One key a command (or type) may report, and the error class behind it."""
 
-    __slots__ = ("category", "error", "key", "path", "runtime_path", "symbol")
+    __slots__ = ("category", "error", "key", "manually_added", "path", "runtime_path", "symbol")
 
     def __init__(
         self,
@@ -212,6 +231,7 @@ class PossibleErrorEntry:
         error: ErrorClass,
         runtime_path: tuple[str, ...] = (),
         key: str | None = None,
+        manually_added: bool = False,
     ) -> None:
         self.category = category
         self.symbol = symbol
@@ -219,12 +239,14 @@ class PossibleErrorEntry:
         self.error = error
         self.runtime_path = runtime_path
         self.key = key or error_key(category, symbol, path, runtime_path)
+        # Ruby marks the errors a command adds itself (not_found, from loading records) this way.
+        self.manually_added = manually_added
 
     def prefixed(self, runtime_name: str) -> PossibleErrorEntry:
         """The entry as the command running this one as a subcommand sees it."""
         return PossibleErrorEntry(
             self.category, self.symbol, self.path, self.error, (runtime_name, *self.runtime_path),
-            f"{runtime_name}>{self.key}",
+            f"{runtime_name}>{self.key}", self.manually_added,
         )  # fmt: skip
 
     def manifest(self) -> dict[str, Any]:
@@ -237,6 +259,8 @@ class PossibleErrorEntry:
         entry["symbol"] = self.symbol
         entry["key"] = self.key
         entry["error"] = self.error.reference
+        if self.manually_added:
+            entry["manually_added"] = True
         return entry
 
 
@@ -264,8 +288,10 @@ def own_errors(node: TypeNode, *, remove_sensitive: bool = True) -> list[ErrorCl
 def errors_of_type(node: TypeNode, path: tuple[PathPart, ...] = ()) -> list[PossibleErrorEntry]:
     """Every error a value of this type may get, at every path inside it (`#` for any index).
 
-    A model inside itself (`children: list["Node"]`) lists its own errors where it recurs, not
-    again those of its attributes: they are the outer occurrence's, and the paths would never end.
+    An entity gets `cannot_cast` only, as in Ruby: a value for it is a primary key (a missing
+    record is the command's `not_found`), not attributes checked one by one. A model inside
+    itself (`children: list["Node"]`) lists its own errors where it recurs, not again those of
+    its attributes: they are the outer occurrence's, and the paths would never end.
     """
     entries: list[PossibleErrorEntry] = []
     _collect_errors(node, path, set(), entries)
@@ -275,6 +301,9 @@ def errors_of_type(node: TypeNode, path: tuple[PathPart, ...] = ()) -> list[Poss
 def _collect_errors(
     node: TypeNode, path: tuple[PathPart, ...], walking: set[int], entries: list[PossibleErrorEntry]
 ) -> None:
+    if is_entity(node):
+        entries.append(_entry(CANNOT_CAST, path))
+        return
     entries.extend(_entry(error, path) for error in own_errors(node))
     if node.fields is not None:
         fields = id(node.fields)  # a registered model's occurrences share its fields
@@ -291,6 +320,67 @@ def _collect_errors(
             _collect_errors(element, (*path, index), walking, entries)
     elif node.element is not None and node.type in ("array", "associative_array"):
         _collect_errors(node.element, (*path, "#"), walking, entries)
+
+
+def is_entity(node: TypeNode) -> bool:
+    """Whether the type holds records of an entity (the entity's own type, or a use of it)."""
+    return isinstance(node.model, type) and issubclass(node.model, Entity)
+
+
+def association_paths(node: TypeNode, *, remove_sensitive: bool = False) -> dict[tuple[PathPart, ...], type[Entity]]:
+    """Where a type holds records of an entity, as Ruby's `construct_associations` finds them:
+    every attribute, element (`#` for any index of a list) and tuple index down to the first
+    entity on each path. An entity's own type starts from its attributes; another entity inside
+    is a path, not walked into. Sensitive attributes are left out with `remove_sensitive`."""
+    found: dict[tuple[PathPart, ...], type[Entity]] = {}
+    walking: set[int] = set()
+
+    def visit(item: TypeNode, path: tuple[PathPart, ...], initial: bool) -> None:
+        if remove_sensitive and item.hidden:
+            return
+        if is_entity(item) and not initial:
+            assert item.model is not None
+            found.setdefault(path, item.model)  # type: ignore[arg-type]
+            return
+        if item.fields is not None:
+            if id(item.fields) in walking:  # a model inside itself
+                return
+            walking.add(id(item.fields))
+            for name, spec in item.visible_fields(remove_sensitive).items():
+                visit(spec.node, (*path, name), False)
+            walking.discard(id(item.fields))
+        elif item.elements is not None:
+            for index, element in enumerate(item.elements):
+                visit(element, (*path, index), False)
+        elif item.type == "array" and item.element is not None:
+            visit(item.element, (*path, "#"), False)
+        elif item.members is not None:
+            for member in item.members:
+                visit(member, path, False)
+
+    visit(node, (), True)
+    return found
+
+
+def _not_found_error_class(command: type[CommandBase[Any, Any]], path: tuple[PathPart, ...]) -> ErrorClass:
+    """The not_found error of one entity input, named by its path as Ruby names it
+    (`book` -> `FindBook::BookNotFoundError`, `books.#` -> `BooksCollectionNotFoundError`)."""
+    name = "".join("Collection" if part == "#" else classify(str(part)) for part in path) + "NotFoundError"
+    spec = command.spec
+    domain = spec.domain
+    return ErrorClass(
+        reference=f"{spec.full_name}::{name}",
+        symbol="not_found",
+        category="data",
+        context=NOT_FOUND_CONTEXT,
+        base_error=ENTITY_NOT_FOUND.reference,
+        parent=("command", spec.full_name),
+        domain=domain.full_name,
+        organization=domain.organization_name,
+        scoped_path=[name],
+        full_path=[*spec.full_name.split("::"), name],
+        error_class=f"{spec.full_name}::{name}",
+    )
 
 
 def _declared_error_class(command: type[CommandBase[Any, Any]], declared: PossibleError) -> ErrorClass:
@@ -337,6 +427,12 @@ def possible_errors_of_command(
     inputs = errors_of_type(node) if node is not None else [_entry(CANNOT_CAST, ()), _entry(UNEXPECTED, ())]
     for entry in inputs:
         entries.setdefault(entry.key, entry)
+    if node is not None:
+        # Entity inputs are loaded before validate_records (persistence.unit.load_entity_inputs).
+        for path in association_paths(node):
+            error = _not_found_error_class(command, path)
+            entry = PossibleErrorEntry("data", "not_found", path, error, manually_added=True)
+            entries.setdefault(entry.key, entry)
     for declared in spec.possible_errors.values():
         error = _declared_error_class(command, declared)
         entry = PossibleErrorEntry(declared.category, declared.symbol, declared.path, error)
@@ -378,7 +474,7 @@ def _registered_parts(name: str, remove_sensitive: bool) -> list[Any]:
     if registered is None:
         return []
     if registered.kind in ("model", "entity"):
-        return ["model", CANNOT_CAST, registered.node]
+        return [registered.kind, CANNOT_CAST, registered.node]
     node = registered.node
     return [node.type, *own_errors(node, remove_sensitive=remove_sensitive), *_children(node, remove_sensitive)]
 
