@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
 from foobara_py import Command, Domain, Entity, Organization, PossibleError, Sensitive, manifest, persistence, registry
 from foobara_py.persistence.memory import MemoryStore
 from foobara_py.possible_errors import BUILTIN_TYPES
+from foobara_py.schema import inputs_json_schema, result_json_schema
 from tests.conftest import load_fixture
 
 RUBY = load_fixture("ruby_library", "manifest.json")
@@ -402,3 +404,43 @@ def test_a_sensitive_association_is_left_out_of_connector_manifests(shelves: She
     shelf = manifest(shelves.place, remove_sensitive=True)["type"]["Lib::Storage::Shelf"]
     assert "keeper" not in shelf["associations"] and "keeper" not in shelf["deep_associations"]
     assert "keeper" not in shelf["attributes_type"]["element_type_declarations"]
+
+
+# --------------------------------------------------------------------------------------------
+# JSON Schema (a connector's inputSchema) of entities: a primary key, or attributes
+
+
+def is_valid(schema: dict[str, Any], data: Any) -> bool:
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema).is_valid(data)
+
+
+def test_an_entity_input_takes_a_primary_key_or_a_new_records_attributes(library: Library) -> None:
+    find_book = inputs_json_schema(library.commands["Lib::Lending::FindBook"])
+    assert is_valid(find_book, {"book": 5})
+    assert is_valid(find_book, {"book": {"title": "Kindred", "author": 4}})
+    assert is_valid(find_book, {"book": {"title": "Kindred", "author": {"name": "Octavia Butler"}}})
+    assert not is_valid(find_book, {"book": None})  # the key is never null, though `id: int | None`
+    assert not is_valid(find_book, {"book": "five"})
+    assert not is_valid(find_book, {"book": {"copies": 1}})
+    create_book = inputs_json_schema(library.commands["Lib::Lending::CreateBook"])
+    assert is_valid(create_book, {"title": "Kindred", "author": 4})
+    assert is_valid(create_book, {"title": "Kindred", "author": None})
+
+
+def test_an_entity_result_holds_the_records_it_refers_to_as_keys(library: Library) -> None:
+    create_author = library.commands["Lib::Lending::CreateAuthor"]
+    create_book = library.commands["Lib::Lending::CreateBook"]
+    author = create_author.run(name="Octavia Butler").result
+    create_book.run(title="Kindred", copies=1, author=author.id)
+    list_books = library.commands["Lib::Lending::ListBooks"]
+    books = list_books.run().to_dict()["result"]
+    assert books and all(isinstance(book["author"], int) for book in books if "author" in book)
+    assert is_valid(result_json_schema(list_books), books)
+
+
+def test_a_string_primary_key_is_a_string_in_the_schema(shelves: Shelves) -> None:
+    schema = inputs_json_schema(shelves.place)
+    inputs = {"books": [1], "spot": {"shelf": "A-1", "favorite": 2}, "pair": [3, 4]}
+    assert is_valid(schema, inputs)
+    assert not is_valid(schema, {**inputs, "spot": {"shelf": 1}})

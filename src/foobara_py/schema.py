@@ -8,6 +8,9 @@ resolve, except a registered model that refers to itself (`children: list["Node"
 would never end, and cutting it off at some depth would refuse (or let through unchecked) deeper
 data that the command accepts (or refuses). Such a model is written once under `$defs` and
 referred to with `$ref`, as JSON Schema 2020-12 defines for recursive structures.
+
+An entity is its primary key or its attributes: an input takes a record's key (or the attributes
+of a new record), and a result holds a record's attributes with the records it refers to as keys.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic_core import PydanticUndefined
 
 from .error_catalogue import CONSTRAINTS
 from .jsonable import to_json
+from .possible_errors import is_entity
 from .types import FieldSpec, TypeNode
 
 if TYPE_CHECKING:
@@ -155,6 +159,18 @@ def _structure(node: TypeNode, walk: _Walk) -> dict[str, Any]:
             schema["additionalProperties"] = _schema(node.element, walk)
     elif node.type == "attributes" and node.fields is not None:
         schema.update(_object(node, walk))
+        if is_entity(node):
+            return {"anyOf": [_primary_key(node, walk), schema]}
+    return schema
+
+
+def _primary_key(node: TypeNode, walk: _Walk) -> dict[str, Any]:
+    """An entity's primary key, never null (`id: int | None = None` is None only until the store
+    generates it)."""
+    assert node.model is not None and node.fields is not None
+    key = node.fields[node.model.__primary_key__].node  # type: ignore[attr-defined]
+    schema = _structure(key, walk)
+    _add_constraints(key, schema)
     return schema
 
 
