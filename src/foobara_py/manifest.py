@@ -218,11 +218,7 @@ class _Builder:
 
     def associations_of(self, registered: RegisteredType) -> dict[str, str]:
         paths = association_paths(registered.node, remove_sensitive=self.remove_sensitive)
-        found = {}
-        for path, entity in paths.items():
-            target = self.snapshot.types.get(entity.entity_name())
-            found[".".join(map(str, path))] = target.full_name if target is not None else entity.entity_name()
-        return found
+        return {".".join(map(str, path)): entity.entity_name() for path, entity in paths.items()}
 
     def add_deep_associations(
         self, registered: RegisteredType, prefix: str, deep: dict[str, str], chain: set[str]
