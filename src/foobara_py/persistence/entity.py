@@ -174,8 +174,11 @@ class Entity(Model):
         units.run_sync(unit, units.load_keys(unit, type(self), [self.primary_key]))
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name not in type(self).__pydantic_fields__:
+            super().__setattr__(name, value)
+            return
         state: RecordState | None = self.__pydantic_private__.get("_foobara") if self.__pydantic_private__ else None
-        if state is not None and name in type(self).__pydantic_fields__:
+        if state is not None:
             if name == type(self).__primary_key__ and state.persisted:
                 raise FrameworkUsageError(f"The primary key of a stored {type(self).__name__} cannot change")
             if not state.loaded:
@@ -459,9 +462,12 @@ def table_name(entity: type[Entity]) -> str:
 
 def associations(entity: type[Entity]) -> dict[str, tuple[type[Entity], bool]]:
     """The attributes that hold records of other entities, and whether each holds a list."""
-    found = {}
-    for name, info in entity.model_fields.items():
-        association = association_of(info.annotation)
-        if association is not None:
-            found[name] = association
+    found: dict[str, tuple[type[Entity], bool]] | None = entity.__dict__.get("__foobara_associations__")
+    if found is None:
+        found = {}
+        for name, info in entity.model_fields.items():
+            association = association_of(info.annotation)
+            if association is not None:
+                found[name] = association
+        entity.__foobara_associations__ = found  # type: ignore[attr-defined]
     return found
