@@ -110,10 +110,13 @@ class Entity(Model):
                 f"{cls.__name__} has no attribute {cls.__primary_key__!r} to be its primary key "
                 f"(declare it, or name another: class {cls.__name__}(Entity, primary_key=...))"
             )
-        cls.__foobara_key_adapter__ = TypeAdapter(_without_none(cls.model_fields[cls.__primary_key__].annotation))
+        key_type = _without_none(cls.model_fields[cls.__primary_key__].annotation)
+        cls.__foobara_key_adapter__ = TypeAdapter(key_type)
+        cls.__foobara_key_type__ = key_type if key_type in (int, str) else None  # taken as it is
 
     __foobara_table__: ClassVar[Table | None]
     __foobara_key_adapter__: ClassVar[TypeAdapter[Any]]
+    __foobara_key_type__: ClassVar[type | None]
 
     # ----------------------------------------------------------------------------------------
     # What a value given for an entity-typed attribute becomes
@@ -125,12 +128,15 @@ class Entity(Model):
         primary key, made a reference to that record."""
         if isinstance(value, (dict, BaseModel)):
             return handler(value)
-        try:
-            key = cls.__foobara_key_adapter__.validate_python(value)
-        except ValidationError:
-            raise PydanticCustomError(
-                "model_type", "Cannot cast {value!r} to a {entity}", {"value": value, "entity": cls.entity_name()}
-            ) from None
+        if type(value) is cls.__foobara_key_type__:
+            key = value
+        else:
+            try:
+                key = cls.__foobara_key_adapter__.validate_python(value)
+            except ValidationError:
+                raise PydanticCustomError(
+                    "model_type", "Cannot cast {value!r} to a {entity}", {"value": value, "entity": cls.entity_name()}
+                ) from None
         from .unit import current_unit
 
         return cls._reference(key, current_unit())
@@ -442,6 +448,14 @@ def table_of(entity: type[Entity]) -> Table:
             target, many = association
             key_kind = "json" if many else _kind(target.model_fields[target.__primary_key__].annotation)
             columns[name] = Column(name, key_kind, nullable, association=table_name(target))
+    references = []
+    json_adapters = []
+    for name, info in entity.model_fields.items():
+        association = association_of(info.annotation)
+        if association is not None:
+            references.append((name, association[0], association[1]))
+        elif columns[name].kind == "json":
+            json_adapters.append((name, TypeAdapter(info.annotation)))
     key_column = columns[entity.__primary_key__]
     columns[entity.__primary_key__] = Column(key_column.name, key_column.kind, False)
     table = Table(
@@ -451,6 +465,8 @@ def table_of(entity: type[Entity]) -> Table:
         columns=columns,
         generated_key=key_column.kind == "integer",
         key_kind=key_column.kind,
+        # How a stored row becomes a record's values (see unit._materialize).
+        extra={"references": tuple(references), "json": tuple(json_adapters)},
     )
     entity.__foobara_table__ = table
     return table

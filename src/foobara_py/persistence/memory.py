@@ -9,8 +9,10 @@ cannot be lost). Nothing here blocks, so async code uses the sync session.
 from __future__ import annotations
 
 import copy
+import datetime
 import threading
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from .store import Row, Table, TransactionConflict, UniqueViolationError
@@ -18,6 +20,12 @@ from .store import Row, Table, TransactionConflict, UniqueViolationError
 __all__ = ["MemoryStore"]
 
 _DELETED = object()
+_IMMUTABLE = frozenset({int, float, bool, str, type(None), Decimal, datetime.datetime, datetime.date})
+
+
+def _copy(row: Row) -> Row:
+    """A copy of a row that shares nothing mutable with it (containers are copied deeply)."""
+    return {name: value if type(value) in _IMMUTABLE else copy.deepcopy(value) for name, value in row.items()}
 
 
 class _Table:
@@ -71,9 +79,9 @@ class MemorySession:
         if pending is _DELETED:
             return None
         if pending is not None:
-            return dict(pending)
+            return _copy(pending)
         row = self.store._table(table).rows.get(key)
-        return copy.deepcopy(row) if row is not None else None
+        return _copy(row) if row is not None else None
 
     def _keys(self, table: Table) -> list[Any]:
         keys = set(self.store._table(table).rows)
@@ -125,7 +133,7 @@ class MemorySession:
                 attribute=table.primary_key,
                 value=key,
             )
-        self.pending[(table.name, key)] = {**copy.deepcopy(row), table.primary_key: key}
+        self.pending[(table.name, key)] = {**_copy(row), table.primary_key: key}
         self.read_versions.setdefault((table.name, key), None)  # must still be absent at the commit
         self.inserted.add((table.name, key))
         return key
@@ -145,7 +153,7 @@ class MemorySession:
         current = self._current(table, key)
         if current is None:
             raise TransactionConflict(f"{table.entity_name} {key!r} was deleted by another transaction")
-        current.update(copy.deepcopy(changes))
+        current.update(_copy(changes))
         self.pending[(table.name, key)] = current
 
     def delete(self, table: Table, key: Any, original: Row) -> None:

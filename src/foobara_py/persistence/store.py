@@ -67,7 +67,7 @@ class Table:
     columns: Mapping[str, Column]  # every attribute, the primary key included, in declaration order
     generated_key: bool  # an integer key the store generates when a row is inserted without one
     key_kind: ColumnKind = "integer"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # a store's own cache for this table
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # what layers using the table derive from it
 
 
 class Session(Protocol):

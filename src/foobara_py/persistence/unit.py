@@ -175,20 +175,30 @@ def _row_of(unit: UnitOfWork, record: Entity) -> Ops[Row]:
 
 def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
     """The record for a row: the instance this unit already has for it (filled in if it was a
-    reference), or a new one."""
+    reference), or a new one. A row is not validated again (it was when written): its
+    associations become references and its JSON values are read into their types."""
     known = unit.identity.get((entity, key))
     if known is not None and known.__pydantic_private__["_foobara"].loaded:  # type: ignore[index]
         return known  # type: ignore[return-value]
-    fresh = entity.model_validate(row)
+    table = table_of(entity)
+    values = dict(row)
+    for name, target, many in table.extra["references"]:
+        value = values.get(name)
+        if value is not None:
+            values[name] = [target._reference(k, unit) for k in value] if many else target._reference(value, unit)
+    for name, adapter in table.extra["json"]:
+        value = values.get(name)
+        if value is not None:
+            values[name] = adapter.validate_python(value)
     state = RecordState(unit, loaded=True, persisted=True, original=row)
+    record = known if known is not None else entity.__new__(entity)
+    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__pydantic_fields_set__", set(values))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", {"_foobara": state})
     if known is None:
-        fresh.__pydantic_private__ = {"_foobara": state}
-        unit.identity[(entity, key)] = fresh
-        return fresh
-    object.__setattr__(known, "__dict__", fresh.__dict__)
-    object.__setattr__(known, "__pydantic_fields_set__", fresh.__pydantic_fields_set__)
-    known.__pydantic_private__ = {"_foobara": state}
-    return known  # type: ignore[return-value]
+        unit.identity[(entity, key)] = record
+    return record  # type: ignore[return-value]
 
 
 def _state(record: Entity) -> RecordState | None:
