@@ -642,6 +642,9 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
 def _succeeded(command: Any, plan: Plan) -> Generator[Any, Any, None]:
     """The succeed transition. It comes after the commit: nothing its callbacks do (raise, halt,
     add an error) can undo the run, so what they raise or add is logged, not reported."""
+    if Transition.SUCCEED not in plan.finish:
+        command.state = _SUCCEEDED
+        return
     known = set(command._errors)
     yield from _final(command, plan, Transition.SUCCEED)
     added = [error.key for key, error in command._errors.items() if key not in known]

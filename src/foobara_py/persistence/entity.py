@@ -72,7 +72,7 @@ class RecordState:
 
     __slots__ = ("deleted", "loaded", "original", "persisted", "unit")
 
-    def __init__(self, unit: UnitOfWork | None, *, loaded: bool, persisted: bool, original: dict[str, Any] | None):
+    def __init__(self, unit: UnitOfWork | None, loaded: bool, persisted: bool, original: dict[str, Any] | None):
         self.unit = unit
         self.loaded = loaded  # all attributes are present
         self.persisted = persisted  # the record exists in its store (or will, at the commit)

@@ -9,6 +9,7 @@ rollback of Command and AsyncCommand runs, share these generators.
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +26,7 @@ from .entity import (
     NotFoundError,
     NoTransactionOpenError,
     RecordState,
+    association_of,
     associations,
     table_of,
 )
@@ -108,6 +110,9 @@ def unit_for(entity: type[Entity], operation: str) -> UnitOfWork:
 # Drivers
 
 
+_PLAIN = frozenset({dict, list, int, str, type(None)})  # what sync sessions return: nothing to await
+
+
 def run_sync(unit: UnitOfWork, ops: Ops[T]) -> T:
     value: Any = None
     try:
@@ -117,7 +122,7 @@ def run_sync(unit: UnitOfWork, ops: Ops[T]) -> T:
             if session is None:
                 session = unit.sessions[store] = store.session()
             value = getattr(session, method)(*args)
-            if inspect.isawaitable(value):
+            if type(value) not in _PLAIN and inspect.isawaitable(value):
                 if inspect.iscoroutine(value):
                     value.close()
                 raise FrameworkUsageError(
@@ -137,7 +142,7 @@ async def run_async(unit: UnitOfWork, ops: Ops[T]) -> T:
             if session is None:
                 session = unit.sessions[store] = store.asession()
             value = getattr(session, method)(*args)
-            if inspect.isawaitable(value):
+            if type(value) not in _PLAIN and inspect.isawaitable(value):
                 value = await value
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
@@ -190,7 +195,7 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
         value = values.get(name)
         if value is not None:
             values[name] = adapter.validate_python(value)
-    state = RecordState(unit, loaded=True, persisted=True, original=row)
+    state = RecordState(unit, True, True, row)
     record = known if known is not None else entity.__new__(entity)
     object.__setattr__(record, "__dict__", values)
     object.__setattr__(record, "__pydantic_fields_set__", set(values))
@@ -241,6 +246,8 @@ def create(unit: UnitOfWork, entity: type[E], attributes: Mapping[str, Any]) -> 
 
 
 def _key(entity: type[Entity], key: Any) -> Any:
+    if type(key) is entity.__foobara_key_type__:
+        return key
     if isinstance(key, entity):
         return key.primary_key
     return entity.__foobara_key_adapter__.validate_python(key)
@@ -406,7 +413,7 @@ def load_entity_inputs(command: Any) -> Generator[Any, Any, None]:
     unit = current_unit()
     assert unit is not None
     by_entity: dict[type[Entity], list[tuple[tuple[Any, ...], Entity]]] = {}
-    for path, record in list(references_in(command.inputs)):
+    for path, record in _records_in_inputs(command.inputs):
         state = _state(record)
         if state is None:
             continue  # attributes for a new record
@@ -425,6 +432,52 @@ def load_entity_inputs(command: Any) -> Generator[Any, Any, None]:
         for path, record in found:
             if not record.is_loaded:
                 command._record(not_found_error(entity, record.primary_key, path))
+
+
+def _records_in_inputs(inputs: BaseModel) -> list[tuple[tuple[Any, ...], Entity]]:
+    """The records in a command's inputs, with their paths. The attributes that cannot hold one
+    are found once per inputs class and skipped."""
+    found: list[tuple[tuple[Any, ...], Entity]] = []
+    values = inputs.__dict__
+    for name, direct in _entity_fields(type(inputs)):
+        value = values.get(name)
+        if direct:
+            if value is not None:
+                found.append(((name,), value))
+        else:
+            found.extend(references_in(value, (name,)))
+    return found
+
+
+_ENTITY_FIELDS: dict[type[BaseModel], tuple[tuple[str, bool], ...]] = {}
+
+
+def _entity_fields(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
+    """The attributes of an inputs class that can hold records: (name, holds exactly one record)."""
+    fields = _ENTITY_FIELDS.get(model)
+    if fields is None:
+        chosen = []
+        for name, info in model.model_fields.items():
+            association = association_of(info.annotation)
+            if association is not None and not association[1]:
+                chosen.append((name, True))
+            elif _may_hold_records(info.annotation, set()):
+                chosen.append((name, False))
+        fields = _ENTITY_FIELDS[model] = tuple(chosen)
+    return fields
+
+
+def _may_hold_records(annotation: Any, seen: set[Any]) -> bool:
+    if isinstance(annotation, type):
+        if issubclass(annotation, Entity):
+            return True
+        if issubclass(annotation, BaseModel):
+            if annotation in seen:
+                return False
+            seen.add(annotation)
+            return any(_may_hold_records(info.annotation, seen) for info in annotation.model_fields.values())
+        return False
+    return any(_may_hold_records(arg, seen) for arg in typing.get_args(annotation))
 
 
 def _replace(root: Any, path: tuple[Any, ...], value: Any) -> None:
