@@ -507,8 +507,7 @@ class RedisStore:
         self._async_connection_class: Any = async_options.pop("connection_class", _async_connection.Connection)
         self._async_options = {**defaults, **async_options}
         self._idle: list[Any] = []  # sync connections, free
-        self._async_idle: dict[asyncio.AbstractEventLoop, list[Any]] = {}  # per event loop
-        self._guards: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}  # async connections
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r})"
@@ -558,44 +557,61 @@ class RedisStore:
 
     async def _aacquire(self) -> tuple[Any, bool]:
         loop = asyncio.get_running_loop()
-        idle = self._async_idle.get(loop)
-        if idle is None:
-            idle = self._async_idle[loop] = []
-            guard = self._guard(loop, idle)
-            self._guards[loop] = guard
-            await guard.__anext__()
-        if idle:
-            return idle.pop(), True
-        connection = self._async_connection_class(**self._async_options)
-        try:
-            await connection.connect()
-        except (RedisError, OSError) as error:
+        connections = self._loops.get(loop)
+        if connections is None:
+            connections = self._loops[loop] = _LoopConnections()
+            connections.guard = self._guard(loop, connections)
+            await connections.guard.__anext__()
+        if connections.idle:
+            connection, reused = connections.idle.pop(), True
+        else:
+            connection, reused = self._async_connection_class(**self._async_options), False
+            try:
+                await connection.connect()
+            except (RedisError, OSError) as error:
+                await connection.disconnect(nowait=True)
+                raise self.unavailable(error) from error
+        connections.busy.add(connection)
+        return connection, reused
+
+    async def _arelease(self, connection: Any, lost: bool = False) -> None:
+        """Give a connection back, or close it when it may be out of step (`lost`)."""
+        connections = self._loops.get(asyncio.get_running_loop())
+        if connections is not None:
+            connections.busy.discard(connection)
+        if lost or connections is None:  # or the store was closed in this loop meanwhile
             await connection.disconnect(nowait=True)
-            raise self.unavailable(error) from error
-        return connection, False
+        else:
+            connections.idle.append(connection)
 
-    async def _arelease(self, connection: Any) -> None:
-        idle = self._async_idle.get(asyncio.get_running_loop())
-        if idle is not None:
-            idle.append(connection)
-        else:  # the store was closed in this loop meanwhile
-            await connection.disconnect()
-
-    async def _guard(self, loop: asyncio.AbstractEventLoop, idle: list[Any]) -> AsyncGenerator[None, None]:
+    async def _guard(
+        self, loop: asyncio.AbstractEventLoop, connections: _LoopConnections
+    ) -> AsyncGenerator[None, None]:
         """Started in the loop, closed by the loop's shutdown (`asyncio.run` closes its async
-        generators): the loop's connections are closed before it goes."""
+        generators): the loop's connections are closed before it goes, even those of sessions
+        never ended."""
         try:
             yield
         finally:
-            self._async_idle.pop(loop, None)
-            self._guards.pop(loop, None)
-            while idle:
-                await idle.pop().disconnect()
+            self._loops.pop(loop, None)
+            for connection in [*connections.idle, *connections.busy]:
+                await connection.disconnect()
+            connections.idle.clear()
+            connections.busy.clear()
 
     async def aclose(self) -> None:
-        guard = self._guards.get(asyncio.get_running_loop())
-        if guard is not None:
-            await guard.aclose()
+        connections = self._loops.get(asyncio.get_running_loop())
+        if connections is not None and connections.guard is not None:
+            await connections.guard.aclose()
+
+
+class _LoopConnections:
+    __slots__ = ("busy", "guard", "idle")
+
+    def __init__(self) -> None:
+        self.idle: list[Any] = []
+        self.busy: set[Any] = set()
+        self.guard: AsyncGenerator[None, None] | None = None
 
 
 class RedisSession:
@@ -707,7 +723,7 @@ class AsyncRedisSession:
             except BaseException as error:  # a cancelled read leaves replies unread: drop the connection
                 self._connection = None
                 self._tx.broken = True
-                await connection.disconnect(nowait=True)
+                await self._store._arelease(connection, lost=True)
                 if isinstance(error, _LOST):
                     raise self._store.unavailable(error) from error
                 raise
@@ -718,12 +734,12 @@ class AsyncRedisSession:
             try:
                 replies = await _aexchange(connection, [_UNWATCH, *commands])
             except _LOST as error:
-                await connection.disconnect(nowait=True)
+                await self._store._arelease(connection, lost=True)
                 if reused:
                     continue
                 raise self._store.unavailable(error) from error
             except BaseException:
-                await connection.disconnect(nowait=True)
+                await self._store._arelease(connection, lost=True)
                 raise
             self._connection = connection
             return replies[1:]
