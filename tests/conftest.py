@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import servers
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -18,48 +22,52 @@ def ruby_fixture() -> Any:
     return lambda name: load_fixture("ruby_acme", name)
 
 
-def free_port() -> int:
-    import socket
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session (postgresql://postgres@127.0.0.1:PORT/postgres)."""
+    server = _started(servers.start_postgres)
+    yield server.url
+    servers.stop(server)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A fresh, empty database on the session's cluster for one test, dropped after it."""
+    name = f"test_{next(_database_numbers)}"
+    url = servers.create_database(postgres_url, name)
+    yield url
+    servers.drop_database(postgres_url, name)
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """A real redis-server on 127.0.0.1 for the session (CI installs redis-server)."""
-    import shutil
-    import subprocess
-    import time
+def redis_url() -> Iterator[str]:
+    """A throwaway redis-server for the session (redis://127.0.0.1:PORT)."""
+    server = _started(servers.start_redis)
+    yield server.url
+    servers.stop(server)
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: .ci/run installs it (apt-get install redis-server)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+
+@pytest.fixture
+def redis_db_url(redis_url: str) -> str:
+    """The session redis-server's database 0, flushed for one test (redis://127.0.0.1:PORT/0)."""
     import redis
 
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    client.close()
-    yield f"redis://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    url = f"{redis_url}/0"
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    return url
+
+
+_database_numbers = itertools.count(1)
+
+
+def _started(start: Callable[[], servers.Server]) -> servers.Server:
+    """A missing or broken server fails the run with the message that says how to install it (never a skip)."""
+    try:
+        return start()
+    except (servers.ServerMissing, servers.ServerFailed) as error:
+        message = str(error)
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")
