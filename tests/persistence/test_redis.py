@@ -25,7 +25,7 @@ from foobara_py.persistence.store import (
     TransactionConflict,
     UniqueViolationError,
 )
-from tests.conftest import free_port
+from tests.servers import free_port
 
 
 def _table(table_name: str, key_kind: Any = "integer", generated: bool = True, **kinds: Any) -> Table:
@@ -77,22 +77,14 @@ AN_ITEM = {
 
 
 @pytest.fixture
-def url(redis_url: str) -> str:
-    url = f"{redis_url}/3"
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
-    return url
-
-
-@pytest.fixture
-def client(url: str) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(url, decode_responses=True) as client:
+def client(redis_db_url: str) -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(redis_db_url, decode_responses=True) as client:
         yield client
 
 
 @pytest.fixture
-def store(url: str) -> Iterator[RedisStore]:
-    store = RedisStore(url)
+def store(redis_db_url: str) -> Iterator[RedisStore]:
+    store = RedisStore(redis_db_url)
     yield store
     store.close()
 
