@@ -287,6 +287,29 @@ def test_any_record_a_session_loaded_guards_its_commit(store: RedisStore) -> Non
     assert store.session().get_many(COUNTERS, [target])[target]["value"] == 0
 
 
+def test_records_loaded_past_the_watch_limit_are_still_guarded_when_changed(store: RedisStore) -> None:
+    session = store.session()
+    keys = [session.insert(COUNTERS, {"id": None, "value": 0}) for _ in range(300)]
+    session.commit()
+    reader = store.session()
+    rows = reader.get_many(COUNTERS, keys)
+    last, before_last = keys[-1], keys[-2]
+    changer = store.session()
+    changer.update(COUNTERS, last, {"value": 1}, rows[last])
+    changer.commit()
+
+    with pytest.raises(TransactionConflict):  # changed since it was read
+        reader.update(COUNTERS, last, {"value": 2}, rows[last])
+    reader.update(COUNTERS, before_last, {"value": 2}, rows[before_last])  # watched from here on
+    changer = store.session()
+    changer.update(COUNTERS, before_last, {"value": 1}, rows[before_last])
+    changer.commit()
+    with pytest.raises(TransactionConflict):
+        reader.commit()
+
+    assert [row["value"] for row in store.session().get_many(COUNTERS, keys[-2:]).values()] == [1, 1]
+
+
 def test_an_update_or_delete_of_a_row_that_is_no_longer_stored_is_refused_at_once(store: RedisStore) -> None:
     key = _create(store, COUNTERS, value=0)
     stale = store.session().find(COUNTERS, {})[0]

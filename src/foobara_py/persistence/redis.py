@@ -13,8 +13,12 @@ are WATCHed in the same round trip that reads them (and kept, so the session rea
 they were); writes wait in the session (visible to its own reads) and are sent at the commit in
 one MULTI/EXEC, which Redis refuses if a watched record changed meanwhile: `TransactionConflict`,
 and the run is retried. `update` and `delete` also compare the row the caller read with the stored
-one before anything is written. `find` and `count` scan the table's sorted set and read hashes
-without watching them (a record found and then changed is watched when it is changed).
+one (watching it from then on, if it was not yet) before anything is written. `find` and `count`
+scan the table's sorted set and read hashes without watching them, and so does `get_many` past
+the first 256 records of a session: Redis's WATCH costs time in the square of the keys watched.
+So every record a session changes is guarded, and the records it only read while loading by key
+are guarded too (up to that limit). Generated keys are watched at the commit, to be sure nobody
+took them meanwhile: a transaction inserting thousands of records pays for that watch.
 A rolled-back session writes nothing, except that generated keys are not given back (the counter
 is not transactional, as in SQL databases).
 
@@ -64,6 +68,9 @@ Steps = Generator[list[Command], list[Any], T]  # yields a round trip's commands
 _LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 _UNWATCH: Command = ("UNWATCH",)
 _CHUNK = 500  # hashes read per round trip while looking for a limited number of matches
+# Records a session watches when it loads them by key, at most: Redis (7.0) takes time in the square
+# of a connection's watched keys. Records loaded beyond it are checked when they are changed.
+_WATCH_LIMIT = 256
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
 _QUERY_PASSWORD = re.compile(r"(?<=[?&]password=)[^&#]*")
 # Raises a table's counter to an explicit integer key, so generated keys never collide with it.
@@ -264,11 +271,20 @@ class _Transaction:
         table_keys = _keys(table)
         names = [table_keys.record + _member(key) for key in keys]
         unread = [name for name in dict.fromkeys(names) if name not in self.pending and name not in self.snapshot]
-        if unread:
-            yield from self._watch(unread)
+        fetched: dict[str, dict[str, str] | None] = {}
+        if len(unread) + len(self.snapshot) <= _WATCH_LIMIT:
+            if unread:
+                yield from self._watch(unread)
+        else:
+            replies = yield [("HGETALL", name) for name in unread]
+            fetched = {name: self._hash(reply) for name, reply in zip(unread, replies, strict=True)}
         found = {}
         for key, name in zip(keys, names, strict=True):
-            row = self._current(name, table_keys)
+            if name in fetched:
+                raw = fetched[name]
+                row = _decode(raw, table_keys) if raw is not None else None
+            else:
+                row = self._current(name, table_keys)
             if row is not None:
                 found[key] = row
         return found
