@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from foobara_py.persistence.redis import RedisStore
 from foobara_py.persistence.store import (
     Column,
+    StoreError,
     StoreUnavailableError,
     Table,
     TransactionConflict,
@@ -181,8 +182,6 @@ def test_an_explicit_integer_key_moves_the_sequence_past_it(store: RedisStore) -
 
 
 def test_a_table_name_redis_keys_cannot_hold_is_refused(store: RedisStore) -> None:
-    from foobara_py.persistence.store import StoreError
-
     with pytest.raises(StoreError, match="cannot name a Redis table"):
         store.session().find(_table("bad:name"), {})
 
@@ -626,6 +625,21 @@ def test_a_connection_lost_during_a_transaction_fails_it_and_writes_nothing(
         session.commit()
 
     assert store.session().get_many(COUNTERS, [key])[key]["value"] == 0
+
+
+def test_a_command_redis_refuses_is_a_store_error_and_the_connection_stays_in_step(
+    store: RedisStore, client: redis.Redis
+) -> None:
+    key = _create(store, COUNTERS, value=0)
+    client.set("foobara:test_tag", "not a sorted set")
+    session = store.session()
+    assert session.get_many(COUNTERS, [key])[key]["value"] == 0
+
+    with pytest.raises(StoreError, match=r"Redis store redis://127\.0\.0\.1:\d+/0 refused a command: WRONGTYPE"):
+        session.find(TAGS, {})
+
+    assert session.find(COUNTERS, {}) == [{"id": key, "value": 0}]
+    session.rollback()
 
 
 def test_the_module_says_how_to_install_redis_when_it_is_missing() -> None:

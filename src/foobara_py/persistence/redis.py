@@ -3,12 +3,14 @@
 Layout, for a table `t` (the entity's underscored name):
 - `foobara:t:<pk>`: a hash per record, a field per column, each value JSON text. Decimals are
   JSON strings of their digits (`"1.50"`), datetimes and dates JSON strings in ISO 8601
-  (`"2024-05-01T12:00:00+00:00"`, `"2024-05-01"`): pydantic's lax mode turns them back.
+  (`"2024-05-01T12:00:00+00:00"`, `"2024-05-01"`): pydantic's lax mode reads them as they are,
+  and the store gives them back as Decimal, datetime and date (by the column's kind).
 - `foobara:t`: a sorted set of the primary keys (score = the key for integer keys, 0 for other
   keys, which Redis then orders by their bytes).
 - `foobara:t#sequence`: the counter (INCR) that generates integer keys.
 
-Transactions are optimistic. A session holds one connection for its life. Records loaded by key
+Transactions are optimistic. A session holds one connection until it ends (its first round trip
+starts with UNWATCH, so nothing a session left watched reaches the next). Records loaded by key
 are WATCHed in the same round trip that reads them (and kept, so the session reads them again as
 they were); writes wait in the session (visible to its own reads) and are sent at the commit in
 one MULTI/EXEC, which Redis refuses if a watched record changed meanwhile: `TransactionConflict`,
@@ -63,9 +65,7 @@ T = TypeVar("T")
 Command = tuple[Any, ...]
 Steps = Generator[list[Command], list[Any], T]  # yields a round trip's commands, gets its replies
 
-# A connection gone or never made: the store is unavailable. Anything else redis-py raises while
-# talking (RedisError) is a store error.
-_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+_LOST = (RedisConnectionError, RedisTimeoutError, OSError)  # the connection is gone or was never made
 _UNWATCH: Command = ("UNWATCH",)
 _CHUNK = 500  # hashes read per round trip while looking for a limited number of matches
 # Records a session watches when it loads them by key, at most: Redis (7.0) takes time in the square
@@ -536,10 +536,19 @@ class RedisStore:
 
     def unavailable(self, error: BaseException) -> StoreUnavailableError:
         """The error for a connection that failed: which store (no password) and why."""
+        return StoreUnavailableError(f"Redis store {self.url} is unavailable: {self._reason(error)}", store=self.url)
+
+    def _reason(self, error: BaseException) -> str:
         reason = str(error) or type(error).__name__
-        if self._password:
-            reason = reason.replace(self._password, "***")
-        return StoreUnavailableError(f"Redis store {self.url} is unavailable: {reason}", store=self.url)
+        return reason.replace(self._password, "***") if self._password else reason
+
+    def _failure(self, error: BaseException) -> StoreError | None:
+        """What a failure while talking to Redis is for the caller (None: let it go as it is)."""
+        if isinstance(error, _LOST):
+            return self.unavailable(error)
+        if isinstance(error, RedisError):  # e.g. a reply the client cannot parse
+            return StoreError(f"Redis store {self.url} failed: {self._reason(error)}", store=self.url)
+        return None
 
     def _lost(self) -> StoreUnavailableError:
         return StoreUnavailableError(
@@ -657,9 +666,10 @@ class RedisSession:
                 connection.disconnect()
                 self._connection = None
                 self._tx.broken = True
-                if isinstance(error, _LOST):
-                    raise self._store.unavailable(error) from error
-                raise
+                failure = self._store._failure(error)
+                if failure is None:
+                    raise
+                raise failure from error
         if self._tx.broken:
             raise self._store._lost()
         while True:  # the first round trip on a connection: it may have gone stale while free
@@ -740,9 +750,10 @@ class AsyncRedisSession:
                 self._connection = None
                 self._tx.broken = True
                 await self._store._arelease(connection, lost=True)
-                if isinstance(error, _LOST):
-                    raise self._store.unavailable(error) from error
-                raise
+                failure = self._store._failure(error)
+                if failure is None:
+                    raise
+                raise failure from error
         if self._tx.broken:
             raise self._store._lost()
         while True:
