@@ -170,8 +170,6 @@ def _matches(raw_or_row: Mapping[str, Any], criteria: Sequence[tuple[str, str, A
 
 def _hash(reply: Any) -> dict[str, str] | None:
     """An HGETALL reply (a flat list of fields and values) as a dict; None for a missing record."""
-    if isinstance(reply, ResponseError):
-        raise reply
     if not reply:
         return None
     if isinstance(reply, dict):  # RESP3
