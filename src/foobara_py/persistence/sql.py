@@ -16,7 +16,9 @@ JSON columns take part too: PostgreSQL stores them as `jsonb`, which compares by
 as canonical JSON text (sorted keys, no spaces), so equal values are equal text. Lock timeouts,
 deadlocks and serialization failures are conflicts as well; a duplicate key is
 `UniqueViolationError`; a database that cannot be reached is `StoreUnavailableError`, which names the
-store by its redacted URL.
+store by its redacted URL. These errors keep the first line of the driver's message but not the
+driver's exception, whose text can quote a row's values (a secret among them); SQLAlchemy is told to
+hide statement parameters as well.
 
 SQLite: file databases run in WAL mode (readers never wait for the writer) with a 30-second busy
 timeout, and Python's sqlite3 opens the write transaction at the first write statement, so
@@ -378,7 +380,7 @@ def _insert(conn: Connection, mapped: _Mapped, row: Row) -> Any:
         conn.execute(mapped.insert, row)
     except Exception as error:
         if _is_unique_violation(error):
-            raise _unique_violation(mapped.table, row, key, error) from error
+            raise _unique_violation(mapped.table, row, key, error) from None
         raise
     if mapped.sequence_fix is not None and isinstance(key, int):
         conn.execute(mapped.sequence_fix, {"key": key})
@@ -395,7 +397,7 @@ def _update(conn: Connection, mapped: _Mapped, key: Any, changes: Row, original:
         result = conn.execute(mapped.update(changes, original), params)
     except Exception as error:
         if _is_unique_violation(error):
-            raise _unique_violation(mapped.table, changes, key, error) from error
+            raise _unique_violation(mapped.table, changes, key, error) from None
         raise
     if result.rowcount == 0:
         raise _conflict(mapped.table, key)
@@ -448,7 +450,7 @@ class SqlSession:
                 if fresh and attempt == 1 and _stale(error):  # a pooled connection the server dropped
                     self._end(conn.rollback)
                     continue
-                raise problem from error
+                raise problem from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get_many(self, table: Table, keys: Sequence[Any]) -> dict[Any, Row]:
@@ -493,7 +495,7 @@ class SqlSession:
             problem = self.store._problem(error)
             if problem is None:
                 raise
-            raise problem from error
+            raise problem from None
         for mapped in self._creating:
             mapped.created = True
         self._end(conn.close)
@@ -529,7 +531,7 @@ class SqlAsyncSession:
                 if fresh and attempt == 1 and _stale(error):
                     await self._end(conn.rollback)
                     continue
-                raise problem from error
+                raise problem from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def get_many(self, table: Table, keys: Sequence[Any]) -> dict[Any, Row]:
@@ -575,7 +577,7 @@ class SqlAsyncSession:
             problem = self.store._problem(error)
             if problem is None:
                 raise
-            raise problem from error
+            raise problem from None
         for mapped in self._creating:
             mapped.created = True
         await self._end(conn.close)
@@ -601,6 +603,18 @@ def _set_pragmas(temporary: bool, dbapi_connection: Any, _record: Any) -> None:
     if temporary:  # a throwaway database need not survive a power cut
         cursor.execute("PRAGMA synchronous=OFF")
     cursor.close()
+
+
+def _check_directory(url: str, path: str, *_connect_args: Any) -> None:
+    """Refuse a missing directory before the driver tries (aiosqlite's worker thread, when its connect
+    fails, reports to an event loop that may be closed by then)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise StoreUnavailableError(f"The store {url} is unavailable: {_missing(directory)}.", store=url)
+
+
+def _missing(directory: str) -> str:
+    return f"the directory {directory} does not exist"
 
 
 def _remove_files(path: str) -> None:
@@ -699,6 +713,7 @@ class SqlStore:
         if self.dialect == "sqlite":
             from sqlalchemy import event
 
+            event.listen(engine, "do_connect", functools.partial(_check_directory, self.url, self._path))
             event.listen(engine, "connect", functools.partial(_set_pragmas, self._temporary is not None))
 
     def _sync_engine(self) -> Engine:
@@ -736,14 +751,14 @@ class SqlStore:
         try:
             return self._sync_engine().connect()
         except Exception as error:
-            raise self._unavailable(error) from error
+            raise self._unavailable(error) from None
 
     async def _aconnect(self) -> AsyncConnection:
         engine = await self._async_engine()
         try:
             return await engine.connect()
         except Exception as error:
-            raise self._unavailable(error) from error
+            raise self._unavailable(error) from None
 
     def _unavailable(self, error: BaseException) -> Exception:
         if isinstance(error, StoreError):
@@ -758,7 +773,7 @@ class SqlStore:
         if self.dialect == "sqlite":
             directory = os.path.dirname(os.path.abspath(self._path))
             if not os.path.isdir(directory):
-                return f"the directory {directory} does not exist"
+                return _missing(directory)
             return f"SQLite cannot open {self._path} ({_first_line(orig)})"
         from sqlalchemy.engine import make_url
 
