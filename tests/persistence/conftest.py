@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from foobara_py.persistence.memory import MemoryStore
+from foobara_py.persistence.redis import RedisStore
 from foobara_py.persistence.sql import SqlStore
 from foobara_py.persistence.store import Store
 
@@ -18,6 +19,7 @@ STORES: dict[str, Callable[[pytest.FixtureRequest], Store]] = {
     "sqlite": lambda request: SqlStore(f"sqlite:///{request.getfixturevalue('tmp_path')}/store.db"),
     "sqlite-memory": lambda request: SqlStore("sqlite://"),
     "postgresql": lambda request: SqlStore(request.getfixturevalue("postgres_database")),
+    "redis": lambda request: RedisStore(request.getfixturevalue("redis_db_url")),
 }
 
 
