@@ -34,6 +34,9 @@ from tests.persistence.library import (
 # How each store under test is reached: a URL for `persistence.configure`, per test.
 STORE_URLS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "memory": lambda request, tmp_path: "memory://",
+    "sqlite": lambda request, tmp_path: f"sqlite:///{tmp_path}/library.db",
+    "postgresql": lambda request, tmp_path: request.getfixturevalue("postgres_database"),
+    "redis": lambda request, tmp_path: request.getfixturevalue("redis_db_url"),
 }
 
 

@@ -455,7 +455,7 @@ def table_of(entity: type[Entity]) -> Table:
         if association is not None:
             references.append((name, association[0], association[1]))
         elif columns[name].kind == "json":
-            json_adapters.append((name, TypeAdapter(info.annotation)))
+            json_adapters.append((name, TypeAdapter[Any](info.annotation)))  # type: ignore[arg-type]
     key_column = columns[entity.__primary_key__]
     columns[entity.__primary_key__] = Column(key_column.name, key_column.kind, False)
     table = Table(
