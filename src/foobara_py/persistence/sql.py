@@ -49,7 +49,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -97,50 +97,23 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-@functools.cache
-def _sqlite_types() -> tuple[Any, Any]:
-    """Column types that keep a timezone and a Decimal's digits in SQLite (as text)."""
-    from sqlalchemy import Text
-    from sqlalchemy.types import TypeDecorator
-
-    class IsoDateTime(TypeDecorator[datetime]):
-        impl = Text
-        cache_ok = True
-
-        def process_bind_param(self, value: Any, dialect: Any) -> str | None:
-            return value.isoformat() if isinstance(value, datetime) else value
-
-        def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
-            return None if value is None else datetime.fromisoformat(value)
-
-    class TextDecimal(TypeDecorator[Decimal]):
-        impl = Text
-        cache_ok = True
-
-        def process_bind_param(self, value: Any, dialect: Any) -> str | None:
-            return None if value is None else str(value)
-
-        def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
-            return None if value is None else Decimal(value)
-
-    return IsoDateTime, TextDecimal
-
-
 def _column_type(kind: ColumnKind, dialect: str) -> Any:
+    """The column's SQL type, for CREATE TABLE and the casts PostgreSQL statements carry. Values
+    are converted by `_to_database` and `_FROM_DATABASE`, not by SQLAlchemy."""
     import sqlalchemy as sa
 
     if dialect == "sqlite":
-        iso_datetime, text_decimal = _sqlite_types()
         sqlite_types = {
             "integer": sa.Integer,  # INTEGER PRIMARY KEY is SQLite's rowid, so keys are generated
             "float": sa.Float,
             "boolean": sa.Boolean,
             "string": sa.Text,
-            "decimal": text_decimal,
-            "datetime": iso_datetime,
+            "decimal": sa.Text,  # the Decimal's digits
+            "datetime": sa.Text,  # ISO 8601 with the offset
             "date": sa.Date,
+            "json": sa.JSON,  # canonical JSON text
         }
-        return sa.JSON(none_as_null=True) if kind == "json" else sqlite_types[kind]()
+        return sqlite_types[kind]()
     from sqlalchemy.dialects.postgresql import JSONB
 
     postgres_types = {
@@ -150,36 +123,102 @@ def _column_type(kind: ColumnKind, dialect: str) -> Any:
         "string": sa.Text,
         "decimal": sa.Numeric,
         "date": sa.Date,
+        "json": JSONB,
     }
-    if kind == "json":
-        return JSONB(none_as_null=True)
     if kind == "datetime":
         return sa.DateTime(timezone=True)
     return postgres_types[kind]()
 
 
+# How values of each kind are written and read (None stays None; kinds not listed go as they are).
+# SQLite keeps as text what it has no type for; psycopg adapts all but JSON itself.
+
+
+def _sqlite_datetime(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _sqlite_date(value: Any) -> str:
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def _json_text(value: Any) -> Any:
+    """A JSON number comes back as a number: the column's NUMERIC affinity stored its text as one."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _to_database(dialect: str) -> dict[str, Callable[[Any], Any]]:
+    if dialect == "sqlite":
+        return {"decimal": str, "datetime": _sqlite_datetime, "date": _sqlite_date, "json": _canonical_json}
+    from psycopg.types.json import Jsonb
+
+    return {"json": Jsonb}
+
+
+_FROM_DATABASE: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "sqlite": {
+        "boolean": bool,
+        "decimal": Decimal,
+        "datetime": datetime.fromisoformat,
+        "date": date.fromisoformat,
+        "json": _json_text,
+    },
+    "postgresql": {},
+}
+
+
+class _Statement:
+    """A statement compiled once: its SQL in the driver's positional paramstyle, the names of its
+    parameters in order, and the values of those bound when it was built (a LIMIT)."""
+
+    __slots__ = ("defaults", "names", "sql")
+
+    def __init__(self, clause: Any, dialect: Any, column_keys: Sequence[str] | None = None) -> None:
+        compiled = clause.compile(dialect=dialect, column_keys=column_keys)
+        sql: str = compiled.string
+        if compiled.positiontup is not None:  # SQLite: qmark
+            names = list(compiled.positiontup)
+        else:  # psycopg: pyformat, made positional
+            names = []
+
+            def positional(match: re.Match[str]) -> str:
+                names.append(match.group(1))
+                return "%s"
+
+            sql = re.sub(r"%\(([^)]+)\)s", positional, sql)
+        self.sql = sql
+        self.names = tuple(names)
+        self.defaults = {name: bind.effective_value for name, bind in compiled.binds.items()}
+
+    def params(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        defaults = self.defaults
+        return tuple(values[name] if name in values else defaults[name] for name in self.names)
+
+
+_MANY_CACHED = 100  # statements for up to this many keys are kept
+
+
 class _Mapped:
-    """A table as one store sees it: its sqlalchemy.Table and the statements built on it."""
+    """A table as one store sees it: its sqlalchemy.Table, the statements compiled on it, and how
+    its values are converted. Sync sessions run the statements on the driver's connection, async
+    ones through SQLAlchemy's `exec_driver_sql`: the same SQL and the same values either way."""
 
     __slots__ = (
-        "count_statements",
+        "compiler",
         "created",
         "ddl",
-        "delete_statements",
         "dialect",
-        "find_statements",
         "get_one",
-        "get_some",
-        "insert",
-        "key_index",
         "names",
+        "reads",
         "sequence_fix",
         "sql",
+        "statements",
         "table",
-        "update_statements",
+        "writes",
     )
 
-    def __init__(self, table: Table, dialect: str) -> None:
+    def __init__(self, table: Table, dialect: str, compiler: Any) -> None:
         import sqlalchemy as sa
         from sqlalchemy.schema import CreateTable
 
@@ -197,29 +236,31 @@ class _Mapped:
                 )
             )
         sql = sa.Table(table.name, sa.MetaData(), *columns)
-        key = sql.c[table.primary_key]
         self.table = table
         self.sql = sql
         self.dialect = dialect
+        self.compiler = compiler
         self.names = tuple(sql.c.keys())
-        self.key_index = self.names.index(table.primary_key)
-        self.ddl = CreateTable(sql, if_not_exists=True)
+        to_database, from_database = _to_database(dialect), _FROM_DATABASE[dialect]
+        self.writes = {name: to_database.get(column.kind) for name, column in table.columns.items()}
+        self.reads = tuple(
+            (name, from_database[column.kind]) for name, column in table.columns.items() if column.kind in from_database
+        )
+        self.ddl: str = CreateTable(sql, if_not_exists=True).compile(dialect=compiler).string
         self.created = False
-        self.insert = sql.insert()
-        self.get_one = sa.select(sql).where(key == sa.bindparam("key"))
-        self.get_some = sa.select(sql).where(key.in_(sa.bindparam("keys", expanding=True)))
-        self.find_statements: dict[tuple[Any, ...], Any] = {}
-        self.count_statements: dict[tuple[Any, ...], Any] = {}
-        self.update_statements: dict[tuple[Any, ...], Any] = {}
-        self.delete_statements: dict[tuple[Any, ...], Any] = {}
-        self.sequence_fix: Any = None
+        self.statements: dict[tuple[Any, ...], _Statement] = {}
+        self.get_one = self.get(1)
+        self.sequence_fix: _Statement | None = None
         if dialect == "postgresql" and table.generated_key:
             # A key given explicitly moves the sequence past it, as SQLite's rowid and the memory store do.
-            self.sequence_fix = sa.text(
+            text = sa.text(
                 "SELECT setval(s.seq, :key) FROM"
                 " (SELECT CAST(pg_get_serial_sequence(:table, :column) AS regclass) AS seq) AS s"
                 " WHERE :key > COALESCE(pg_sequence_last_value(s.seq), 0)"
-            ).bindparams(table='"' + table.name.replace('"', '""') + '"', column=key.name)
+            )
+            quoted = '"' + table.name.replace('"', '""') + '"'
+            key = sql.c[table.primary_key]
+            self.sequence_fix = _Statement(text.bindparams(table=quoted, column=key.name), compiler)
 
     def column(self, name: str) -> Any:
         try:
@@ -227,86 +268,155 @@ class _Mapped:
         except KeyError:
             raise StoreError(f"{self.table.entity_name} has no attribute {name!r}", attribute=name) from None
 
-    def where(self, criteria: Mapping[str, Any]) -> tuple[tuple[Any, ...], list[Any], dict[str, Any]]:
-        """Conditions for `criteria` (a None value is IS NULL), the key they are cached by, and their parameters."""
+    def value(self, name: str, value: Any) -> Any:
+        """The value as the database stores it."""
+        write = self.writes[name]
+        return value if write is None or value is None else write(value)
+
+    def keys(self, keys: Sequence[Any]) -> tuple[Any, ...]:
+        write = self.writes[self.table.primary_key]
+        return tuple(keys) if write is None else tuple(self.value(self.table.primary_key, key) for key in keys)
+
+    def row(self, values: Sequence[Any]) -> Row:
+        row = dict(zip(self.names, values, strict=True))
+        for name, read in self.reads:
+            value = row[name]
+            if value is not None:
+                row[name] = read(value)
+        return row
+
+    def _compile(self, shape: tuple[Any, ...], build: Callable[[], Any], column_keys: Any = None) -> _Statement:
+        statement = _Statement(build(), self.compiler, column_keys)
+        if len(self.statements) < 1000:  # shapes are few; a runaway caller must not grow this forever
+            self.statements[shape] = statement
+        return statement
+
+    def get(self, count: int) -> _Statement:
+        """SELECT the rows of `count` keys, given in order."""
+        statement = self.statements.get(("get", count))
+        if statement is not None:
+            return statement
+        import sqlalchemy as sa
+
+        key = self.sql.c[self.table.primary_key]
+
+        def build() -> Any:
+            if count == 1:
+                return sa.select(self.sql).where(key == sa.bindparam("k0"))
+            return sa.select(self.sql).where(key.in_([sa.bindparam(f"k{n}") for n in range(count)]))
+
+        if count > _MANY_CACHED:
+            return _Statement(build(), self.compiler)
+        return self._compile(("get", count), build)
+
+    def insert(self, names: tuple[str, ...], returning: bool) -> _Statement:
+        """INSERT these columns (RETURNING the generated key when asked, on PostgreSQL)."""
+        statement = self.statements.get(("insert", names))
+        if statement is not None:
+            return statement
+        for name in names:
+            self.column(name)
+
+        def build() -> Any:
+            insert = self.sql.insert()
+            return insert.returning(self.sql.c[self.table.primary_key]) if returning else insert
+
+        return self._compile(("insert", names), build, names)
+
+    def where(self, criteria: Mapping[str, Any]) -> tuple[tuple[Any, ...], Callable[[], list[Any]], dict[str, Any]]:
+        """The shape of `criteria` (a None value is IS NULL), its conditions, and their parameters."""
         import sqlalchemy as sa
 
         shape = tuple((name, criteria[name] is None) for name in criteria)
-        conditions = []
-        for name, is_none in shape:
-            column = self.column(name)
-            conditions.append(column.is_(None) if is_none else column == sa.bindparam("c_" + name, type_=column.type))
-        return shape, conditions, {"c_" + name: value for name, value in criteria.items() if value is not None}
+        for name in criteria:
+            self.column(name)
 
-    def find(self, criteria: Mapping[str, Any], limit: int | None) -> tuple[Any, dict[str, Any]]:
+        def conditions() -> list[Any]:
+            return [
+                self.sql.c[name].is_(None) if is_none else self.sql.c[name] == sa.bindparam("c_" + name)
+                for name, is_none in shape
+            ]
+
+        params = {"c_" + name: self.value(name, value) for name, value in criteria.items() if value is not None}
+        return shape, conditions, params
+
+    def find(self, criteria: Mapping[str, Any], limit: int | None) -> tuple[_Statement, dict[str, Any]]:
         import sqlalchemy as sa
 
         shape, conditions, params = self.where(criteria)
-        statement = self.find_statements.get((shape, limit))
+        statement = self.statements.get(("find", shape, limit))
         if statement is None:
-            statement = sa.select(self.sql).where(*conditions).order_by(self.sql.c[self.table.primary_key])
-            if limit is not None:
-                statement = statement.limit(limit)
-            self.find_statements[(shape, limit)] = statement
+
+            def build() -> Any:
+                select = sa.select(self.sql).where(*conditions()).order_by(self.sql.c[self.table.primary_key])
+                return select if limit is None else select.limit(limit)
+
+            statement = self._compile(("find", shape, limit), build)
         return statement, params
 
-    def count(self, criteria: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    def count(self, criteria: Mapping[str, Any]) -> tuple[_Statement, dict[str, Any]]:
         import sqlalchemy as sa
 
         shape, conditions, params = self.where(criteria)
-        statement = self.count_statements.get(shape)
+        statement = self.statements.get(("count", shape))
         if statement is None:
-            statement = sa.select(sa.func.count()).select_from(self.sql).where(*conditions)
-            self.count_statements[shape] = statement
+            statement = self._compile(
+                ("count", shape), lambda: sa.select(sa.func.count()).select_from(self.sql).where(*conditions())
+            )
         return statement, params
 
-    def unchanged(self, original: Row) -> tuple[tuple[str, ...], list[Any]]:
-        """The original's columns (the key aside) and the conditions that they still hold their values."""
+    def unchanged(self, key: Any, original: Row) -> tuple[Callable[[], list[Any]], dict[str, Any]]:
+        """The conditions that the row `key` still holds the original's values, and their parameters."""
         import sqlalchemy as sa
 
-        names = tuple(name for name in original if name != self.table.primary_key)
-        conditions = [self.sql.c[self.table.primary_key] == sa.bindparam("key")]
+        primary_key = self.table.primary_key
+        names = [name for name in original if name != primary_key]
         for name in names:
-            column = self.column(name)
-            conditions.append(column.is_not_distinct_from(sa.bindparam("was_" + name, type_=column.type)))
-        return names, conditions
+            self.column(name)
 
-    def update(self, changes: Row, original: Row) -> Any:
+        def conditions() -> list[Any]:
+            return [self.sql.c[primary_key] == sa.bindparam("key")] + [
+                self.sql.c[name].is_not_distinct_from(sa.bindparam("was_" + name)) for name in names
+            ]
+
+        params = {"was_" + name: self.value(name, original[name]) for name in names}
+        params["key"] = self.value(primary_key, key)
+        return conditions, params
+
+    def update(self, key: Any, changes: Row, original: Row) -> tuple[_Statement, dict[str, Any]]:
         import sqlalchemy as sa
 
-        shape = (tuple(changes), tuple(original))
-        statement = self.update_statements.get(shape)
+        conditions, params = self.unchanged(key, original)
+        for name, value in changes.items():
+            params["new_" + name] = self.value(name, value)
+        shape = ("update", tuple(changes), tuple(original))
+        statement = self.statements.get(shape)
         if statement is None:
-            _, conditions = self.unchanged(original)
-            values = {self.column(name): sa.bindparam("new_" + name, type_=self.column(name).type) for name in changes}
-            statement = self.sql.update().where(*conditions).values(values)
-            self.update_statements[shape] = statement
-        return statement
+            values: dict[Any, Any] = {self.column(name): sa.bindparam("new_" + name) for name in changes}
+            statement = self._compile(shape, lambda: self.sql.update().where(*conditions()).values(values))
+        return statement, params
 
-    def delete(self, original: Row) -> Any:
-        shape = tuple(original)
-        statement = self.delete_statements.get(shape)
+    def delete(self, key: Any, original: Row) -> tuple[_Statement, dict[str, Any]]:
+        conditions, params = self.unchanged(key, original)
+        shape = ("delete", tuple(original))
+        statement = self.statements.get(shape)
         if statement is None:
-            _, conditions = self.unchanged(original)
-            statement = self.sql.delete().where(*conditions)
-            self.delete_statements[shape] = statement
-        return statement
-
-
-def _original_params(key: Any, original: Row, primary_key: str) -> dict[str, Any]:
-    params = {"was_" + name: value for name, value in original.items() if name != primary_key}
-    params["key"] = key
-    return params
+            statement = self._compile(shape, lambda: self.sql.delete().where(*conditions()))
+        return statement, params
 
 
 def _conflict(table: Table, key: Any) -> TransactionConflict:
     return TransactionConflict(f"{table.entity_name} {key!r} was changed or deleted by another transaction")
 
 
-def _is_unique_violation(error: BaseException) -> bool:
+def _driver_error(error: BaseException) -> BaseException:
+    """The driver's exception: SQLAlchemy's wraps it, sync sessions get it as it is."""
     orig = getattr(error, "orig", None)
-    if orig is None:
-        return False
+    return error if orig is None else orig
+
+
+def _is_unique_violation(error: BaseException) -> bool:
+    orig = _driver_error(error)
     if getattr(orig, "sqlstate", None) == "23505":
         return True
     return getattr(orig, "sqlite_errorcode", None) in _SQLITE_UNIQUE or str(orig).startswith("UNIQUE constraint")
@@ -314,7 +424,7 @@ def _is_unique_violation(error: BaseException) -> bool:
 
 def _unique_violation(table: Table, row: Mapping[str, Any], key: Any, error: BaseException) -> UniqueViolationError:
     """Name the attribute whose value is taken (the key unless the database says another)."""
-    orig = getattr(error, "orig", None)
+    orig = _driver_error(error)
     attribute = table.primary_key
     detail = getattr(getattr(orig, "diag", None), "message_detail", None) or str(orig)
     match = re.search(r"Key \(([^,)]+)\)=|UNIQUE constraint failed: [^.,\s]+\.(\w+)", detail)
@@ -331,81 +441,83 @@ def _unique_violation(table: Table, row: Mapping[str, Any], key: Any, error: Bas
 
 
 def _create_table(conn: Connection, mapped: _Mapped) -> None:
-    """CREATE TABLE IF NOT EXISTS in the session's transaction (SQLite: a second connection would wait
-    for this one's write lock). PostgreSQL: under a savepoint, since a concurrent creator's table,
-    committed while this one waited, makes the statement fail although the table is there."""
+    """CREATE TABLE IF NOT EXISTS, in a transaction of its own (`_create_apart`). PostgreSQL: under a
+    savepoint, since a concurrent creator's table, committed while this one waited, makes the
+    statement fail although the table is there."""
     if mapped.dialect == "sqlite":
-        conn.execute(mapped.ddl)
+        conn.exec_driver_sql(mapped.ddl)
         return
     from sqlalchemy.exc import DBAPIError
 
     try:
         with conn.begin_nested():
-            conn.execute(mapped.ddl)
+            conn.exec_driver_sql(mapped.ddl)
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", None) not in ("42P07", "23505"):  # duplicate table, duplicate type
             raise
 
 
-# The operations, shared by sync sessions and async ones (which run them through `run_sync`).
+# The operations, shared by sync sessions (`execute` is the driver connection's) and async ones
+# (`execute` is `exec_driver_sql` of the connection `run_sync` gives): both return a cursor, or a
+# result that reads like one.
+
+Execute = Callable[[str, tuple[Any, ...]], Any]
 
 
-def _get_many(conn: Connection, mapped: _Mapped, keys: Sequence[Any]) -> dict[Any, Row]:
-    if len(keys) == 1:
-        result = conn.execute(mapped.get_one, {"key": keys[0]})
-    else:
-        result = conn.execute(mapped.get_some, {"keys": list(keys)})
-    names, index = mapped.names, mapped.key_index
-    return {row[index]: dict(zip(names, row, strict=True)) for row in result}
+def _get_many(execute: Execute, mapped: _Mapped, keys: Sequence[Any]) -> dict[Any, Row]:
+    statement = mapped.get_one if len(keys) == 1 else mapped.get(len(keys))
+    primary_key, row = mapped.table.primary_key, mapped.row
+    return {found[primary_key]: found for found in map(row, execute(statement.sql, mapped.keys(keys)).fetchall())}
 
 
-def _find(conn: Connection, mapped: _Mapped, criteria: Mapping[str, Any], limit: int | None) -> list[Row]:
+def _find(execute: Execute, mapped: _Mapped, criteria: Mapping[str, Any], limit: int | None) -> list[Row]:
     statement, params = mapped.find(criteria, limit)
-    names = mapped.names
-    return [dict(zip(names, row, strict=True)) for row in conn.execute(statement, params)]
+    return [mapped.row(values) for values in execute(statement.sql, statement.params(params)).fetchall()]
 
 
-def _count(conn: Connection, mapped: _Mapped, criteria: Mapping[str, Any]) -> int:
+def _count(execute: Execute, mapped: _Mapped, criteria: Mapping[str, Any]) -> int:
     statement, params = mapped.count(criteria)
-    return int(conn.execute(statement, params).scalar_one())
+    return int(execute(statement.sql, statement.params(params)).fetchone()[0])
 
 
-def _insert(conn: Connection, mapped: _Mapped, row: Row) -> Any:
+def _insert(execute: Execute, mapped: _Mapped, row: Row) -> Any:
     primary_key = mapped.table.primary_key
     key = row.get(primary_key)
+    generated = key is None and primary_key in row
+    names = tuple(name for name in row if name != primary_key) if generated else tuple(row)
+    statement = mapped.insert(names, generated and mapped.dialect == "postgresql")
+    value = mapped.value
     try:
+        cursor = execute(statement.sql, tuple(value(name, row[name]) for name in statement.names))
         if key is None:
-            result = conn.execute(mapped.insert, {name: value for name, value in row.items() if name != primary_key})
-            return result.inserted_primary_key[0]  # type: ignore[index]
-        conn.execute(mapped.insert, row)
+            return cursor.fetchone()[0] if mapped.dialect == "postgresql" else cursor.lastrowid
     except Exception as error:
         if _is_unique_violation(error):
             raise _unique_violation(mapped.table, row, key, error) from None
         raise
-    if mapped.sequence_fix is not None and isinstance(key, int):
-        conn.execute(mapped.sequence_fix, {"key": key})
+    fix = mapped.sequence_fix
+    if fix is not None and isinstance(key, int):
+        execute(fix.sql, fix.params({"key": key}))
     return key
 
 
-def _update(conn: Connection, mapped: _Mapped, key: Any, changes: Row, original: Row) -> None:
+def _update(execute: Execute, mapped: _Mapped, key: Any, changes: Row, original: Row) -> None:
     if not changes:  # nothing to write: still check (and lock) the row
         changes = {mapped.table.primary_key: key}
-    params = _original_params(key, original, mapped.table.primary_key)
-    for name, value in changes.items():
-        params["new_" + name] = value
+    statement, params = mapped.update(key, changes, original)
     try:
-        result = conn.execute(mapped.update(changes, original), params)
+        cursor = execute(statement.sql, statement.params(params))
     except Exception as error:
         if _is_unique_violation(error):
             raise _unique_violation(mapped.table, changes, key, error) from None
         raise
-    if result.rowcount == 0:
+    if cursor.rowcount == 0:
         raise _conflict(mapped.table, key)
 
 
-def _delete(conn: Connection, mapped: _Mapped, key: Any, original: Row) -> None:
-    result = conn.execute(mapped.delete(original), _original_params(key, original, mapped.table.primary_key))
-    if result.rowcount == 0:
+def _delete(execute: Execute, mapped: _Mapped, key: Any, original: Row) -> None:
+    statement, params = mapped.delete(key, original)
+    if execute(statement.sql, statement.params(params)).rowcount == 0:
         raise _conflict(mapped.table, key)
 
 
@@ -413,14 +525,18 @@ _WRITES = frozenset({_insert, _update, _delete})
 
 
 def _run(
-    conn: Connection, session: SqlSession | SqlAsyncSession, op: Callable[..., Any], table: Table, args: Any
+    execute: Execute, session: SqlSession | SqlAsyncSession, op: Callable[..., Any], table: Table, args: Any
 ) -> Any:
     store = session.store
     mapped = store._tables.get(table) or store._map(table)
-    if not mapped.created and mapped not in session._creating:
-        _create_table(conn, mapped)
+    if not mapped.created and mapped not in session._creating:  # SQLite, after this session's first write
+        execute(mapped.ddl, ())
         session._creating.append(mapped)
-    return op(conn, mapped, *args)
+    return op(execute, mapped, *args)
+
+
+def _run_on(conn: Connection, session: SqlAsyncSession, op: Callable[..., Any], table: Table, args: Any) -> Any:
+    return _run(conn.exec_driver_sql, session, op, table, args)
 
 
 def _create_apart(session: SqlSession | SqlAsyncSession, mapped: _Mapped) -> bool:
@@ -437,42 +553,59 @@ def _quiet(action: Callable[[], Any]) -> None:
 
 
 class SqlSession:
-    """One transaction on one pooled connection, for sync code."""
+    """One transaction on one pooled connection, for sync code. The statements run on the driver's
+    connection itself (sqlite3, psycopg), without SQLAlchemy's execution machinery: that is where a
+    command's time would go. Reads before the first write run outside a transaction (SQLite's
+    driver opens it at the first write; psycopg is told to, by autocommit until then), so a session
+    that only read has nothing to commit."""
 
-    __slots__ = ("_conn", "_creating", "_wrote", "store")
+    __slots__ = ("_conn", "_creating", "_db", "_reading", "_wrote", "store")
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
-        self._conn: Connection | None = None
+        self._conn: Any = None  # the pool's connection (closing it gives it back)
+        self._db: Any = None  # the driver's connection in it
         self._creating: list[_Mapped] = []  # tables created in this transaction: known to exist once it commits
         self._wrote = False
+        self._reading = False  # PostgreSQL: in autocommit mode, no write yet
+
+    def _checkout(self) -> Any:
+        conn = self.store._raw_connect()
+        db = conn.driver_connection
+        if self.store.dialect == "postgresql" and not self._wrote:
+            db.autocommit = True
+            self._reading = True
+        self._conn, self._db = conn, db
+        return db
 
     def _call(self, op: Callable[..., Any], table: Table, *args: Any) -> Any:
         store = self.store
         mapped = store._tables.get(table) or store._map(table)
         if not mapped.created and _create_apart(self, mapped):
-            try:
-                with store._connect() as creator, creator.begin():
-                    _create_table(creator, mapped)
-            except Exception as error:
-                raise (store._problem(error) or error) from None
-            mapped.created = True
-        if op in _WRITES:
+            store._create(mapped)
+        write = op in _WRITES
+        if write:
             self._wrote = True
         for attempt in (1, 2):
-            conn = self._conn
-            fresh = conn is None
-            if conn is None:
-                conn = self._conn = self.store._connect()
+            db = self._db
+            fresh = db is None
+            if fresh:
+                db = self._checkout()
             try:
-                return _run(conn, self, op, table, args)
+                if write and self._reading:
+                    self._reading = False
+                    db.autocommit = False  # psycopg begins the transaction with this write
+                return _run(db.execute, self, op, table, args)
             except Exception as error:
-                problem = self.store._problem(error)
+                gone = store._gone(db)
+                problem = store._problem(error, gone)
                 if problem is None:
                     raise
-                if fresh and attempt == 1 and _stale(error):  # a pooled connection the server dropped
-                    self._end(conn.rollback)
-                    continue
+                if gone:
+                    _quiet(self._conn.invalidate)
+                    if fresh and attempt == 1:  # a pooled connection the server dropped
+                        self._end(None)
+                        continue
                 raise problem from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -499,38 +632,49 @@ class SqlSession:
     def delete(self, table: Table, key: Any, original: Row) -> None:
         self._call(_delete, table, key, original)
 
-    def _end(self, finish: Callable[[], None]) -> None:
-        conn = self._conn
-        self._conn = None
+    def _end(self, finish: Callable[[], Any] | None) -> None:
+        conn, db = self._conn, self._db
+        self._conn = self._db = None
         self._creating = []
-        if conn is not None:
-            _quiet(finish)
-            _quiet(conn.close)
-
-    def commit(self) -> None:
-        conn = self._conn
+        self._wrote = False
         if conn is None:
             return
-        try:
-            conn.commit()
-        except Exception as error:
-            self._end(conn.rollback)
-            problem = self.store._problem(error)
-            if problem is None:
-                raise
-            raise problem from None
-        for mapped in self._creating:
-            mapped.created = True
-        self._end(conn.close)
+        if finish is not None:
+            _quiet(finish)
+        if self._reading:
+            self._reading = False
+            _quiet(functools.partial(setattr, db, "autocommit", False))  # as the pool's other users expect
+        _quiet(conn.close)
+
+    def commit(self) -> None:
+        db = self._db
+        if db is None:
+            return
+        if self._wrote:
+            try:
+                db.commit()
+            except Exception as error:
+                gone = self.store._gone(db)
+                if gone:
+                    _quiet(self._conn.invalidate)
+                self._end(db.rollback)
+                problem = self.store._problem(error, gone)
+                if problem is None:
+                    raise
+                raise problem from None
+            for mapped in self._creating:
+                mapped.created = True
+        self._end(None)
 
     def rollback(self) -> None:
-        conn = self._conn
-        if conn is not None:
-            self._end(conn.rollback)
+        db = self._db
+        if db is not None:
+            self._end(db.rollback if self._wrote else None)
 
 
 class SqlAsyncSession:
-    """`SqlSession` for async code: the same operations, run on an async connection."""
+    """`SqlSession` for async code: the same statements, run through SQLAlchemy's async connection
+    (whose transaction begins with the first statement)."""
 
     __slots__ = ("_conn", "_creating", "_wrote", "store")
 
@@ -561,7 +705,7 @@ class SqlAsyncSession:
             if conn is None:
                 conn = self._conn = await self.store._aconnect()
             try:
-                return await conn.run_sync(_run, self, op, table, args)
+                return await conn.run_sync(_run_on, self, op, table, args)
             except Exception as error:
                 problem = self.store._problem(error)
                 if problem is None:
@@ -713,10 +857,14 @@ class SqlStore:
             self._path = database
             self._sa_url = parsed.set(drivername="sqlite+pysqlite", database=database)
             self._async_drivername = "sqlite+aiosqlite"
+            import sqlite3
+
+            self._driver_error: type[Exception] = sqlite3.Error
         else:
-            _require("psycopg", extra)
+            self._driver_error = _require("psycopg", extra).Error
             self._sa_url = parsed.set(drivername="postgresql+psycopg")
             self._async_drivername = "postgresql+psycopg"
+        self._compiler = self._sa_url.get_dialect()()  # compiles the statements; never connects
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._async_engines: dict[Any, tuple[AsyncEngine, Any]] = {}  # running loop -> (engine, its disposer)
@@ -735,16 +883,12 @@ class SqlStore:
         with self._lock:
             mapped = self._tables.get(table)
             if mapped is None:
-                mapped = self._tables[table] = _Mapped(table, self.dialect)
+                mapped = self._tables[table] = _Mapped(table, self.dialect, self._compiler)
             return mapped
 
     def _engine_options(self) -> dict[str, Any]:
         if self.dialect == "sqlite":
-            return {
-                "hide_parameters": True,
-                "connect_args": {"timeout": BUSY_TIMEOUT},
-                "json_serializer": _canonical_json,
-            }
+            return {"hide_parameters": True, "connect_args": {"timeout": BUSY_TIMEOUT}}
         return {"hide_parameters": True, "connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
 
     def _listen(self, engine: Engine) -> None:
@@ -791,6 +935,26 @@ class SqlStore:
         except Exception as error:
             raise self._unavailable(error) from None
 
+    def _raw_connect(self) -> Any:
+        """A connection of the sync engine's pool, used through its driver connection."""
+        try:
+            return self._sync_engine().raw_connection()
+        except Exception as error:
+            raise self._unavailable(error) from None
+
+    def _gone(self, db: Any) -> bool:
+        """Whether the driver connection is lost (psycopg marks it; a SQLite file is never lost)."""
+        return self.dialect == "postgresql" and bool(db.broken or db.closed)
+
+    def _create(self, mapped: _Mapped) -> None:
+        """Create the table in a transaction of its own (`_create_apart`)."""
+        try:
+            with self._connect() as creator, creator.begin():
+                _create_table(creator, mapped)
+        except Exception as error:
+            raise (self._problem(error) or error) from None
+        mapped.created = True
+
     async def _aconnect(self) -> AsyncConnection:
         engine = await self._async_engine()
         try:
@@ -830,20 +994,25 @@ class SqlStore:
         password = url.password
         return reason.replace(str(password), "***") if password else reason
 
-    def _problem(self, error: BaseException) -> Exception | None:
-        """The store's error for a database error (None: not one, let it go as it is)."""
+    def _problem(self, error: BaseException, gone: bool = False) -> Exception | None:
+        """The store's error for a database error, SQLAlchemy's or the driver's (None: not one, let
+        it go as it is). `gone`: the connection is known to be lost."""
         from sqlalchemy.exc import DBAPIError
 
-        if not isinstance(error, DBAPIError):
+        if isinstance(error, DBAPIError):
+            orig: BaseException = error.orig or error
+            gone = gone or error.connection_invalidated
+        elif isinstance(error, self._driver_error):
+            orig = error
+        else:
             return None
-        orig: BaseException = error.orig or error
         sqlstate = getattr(orig, "sqlstate", None) or ""
         sqlite_code = getattr(orig, "sqlite_errorcode", None)
-        if error.connection_invalidated or sqlstate.startswith("08") or sqlstate in _GONE_SQLSTATES:
-            return self._unavailable(error)
+        if gone or sqlstate.startswith("08") or sqlstate in _GONE_SQLSTATES:
+            return self._unavailable(orig)
         if sqlstate in _CONFLICT_SQLSTATES or (sqlite_code is not None and sqlite_code & 0xFF in _SQLITE_BUSY):
             return TransactionConflict(f"Another transaction got in the way in {self.url}: {_first_line(orig)}")
-        if _is_unique_violation(error):
+        if _is_unique_violation(orig):
             return UniqueViolationError(f"A value in {self.url} is not unique: {_first_line(orig)}", store=self.url)
         return StoreError(f"The store {self.url} failed: {_first_line(orig)}", store=self.url)
 
