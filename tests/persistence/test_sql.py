@@ -4,13 +4,17 @@ concurrent writers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import glob
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,8 @@ import sqlalchemy as sa
 from foobara_py.persistence.sql import MissingExtraError, SqlStore
 from foobara_py.persistence.store import (
     Column,
+    ColumnKind,
+    Row,
     StoreError,
     StoreUnavailableError,
     Table,
@@ -144,6 +150,213 @@ def test_an_error_of_the_database_is_a_store_error_without_the_rows_values(store
     assert store.url in str(raised.value)
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
     assert "hunter2" not in str(raised.value) and "hunter2" not in repr(raised.value.context)
+
+
+# --------------------------------------------------------------------------------------------
+# Values: sync sessions run the driver directly, async ones go through SQLAlchemy; the rows are the same
+
+KINDS: dict[str, ColumnKind] = {
+    "flag": "boolean",
+    "ratio": "float",
+    "count": "integer",
+    "price": "decimal",
+    "born": "date",
+    "at": "datetime",
+    "tags": "json",
+    "note": "string",
+}
+VALUES = Table(
+    "value",
+    "Sql::Value",
+    "code",
+    {"code": Column("code", "string", False)} | {name: Column(name, kind, True) for name, kind in KINDS.items()},
+    generated_key=False,
+    key_kind="string",
+)
+VALUE_ROWS: list[Row] = [
+    {
+        "code": "a",
+        "flag": True,
+        "ratio": 0.25,
+        "count": 2**40,
+        "price": Decimal("12.50"),
+        "born": date(1970, 1, 2),
+        "at": datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+        "tags": {"size": {"w": 2, "h": 3}, "colors": ["red", "green"]},
+        "note": "é ünïcødé ✓",
+    },
+    {
+        "code": "b",
+        "flag": False,
+        "ratio": -1e-3,
+        "count": -7,
+        "price": Decimal("-0.000001"),
+        "born": date(999, 12, 31),
+        "at": datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        "tags": [1, "two", None, True, {"three": [3.5]}],
+        "note": "",
+    },
+    {"code": "c", "tags": 42} | dict.fromkeys(["flag", "ratio", "count", "price", "born", "at", "note"]),
+    {"code": "d", "flag": True, "tags": "text", "ratio": 3.0, "count": 0, "price": Decimal("1E+3")}
+    | dict.fromkeys(["born", "at", "note"]),
+    {"code": "e", "tags": 2.5} | dict.fromkeys(["flag", "ratio", "count", "price", "born", "at", "note"]),
+]
+
+
+def same_instant(row: Row) -> Row:
+    """The row with its datetime in UTC (PostgreSQL gives it back in the session's time zone)."""
+    at = row["at"]
+    return row | {"at": None if at is None else at.astimezone(UTC)}
+
+
+async def write_values(store: SqlStore, how: str) -> None:
+    if how == "sync":
+        session: Any = store.session()
+        for row in VALUE_ROWS:
+            session.insert(VALUES, row)
+        session.commit()
+        return
+    asession = store.asession()
+    for row in VALUE_ROWS:
+        await asession.insert(VALUES, row)
+    await asession.commit()
+
+
+async def read_values(store: SqlStore, how: str) -> dict[Any, Row]:
+    codes = [row["code"] for row in VALUE_ROWS]
+    if how == "sync":
+        session = store.session()
+        rows = session.get_many(VALUES, codes)
+        session.rollback()
+        return rows
+    asession = store.asession()
+    arows = await asession.get_many(VALUES, codes)
+    await asession.rollback()
+    return arows
+
+
+@pytest.mark.parametrize(("writer", "reader"), [("sync", "async"), ("async", "sync")])
+async def test_rows_written_by_sync_sessions_read_the_same_in_async_ones_and_back(
+    store: SqlStore, writer: str, reader: str
+) -> None:
+    await write_values(store, writer)
+    rows = await read_values(store, reader)
+    assert {code: same_instant(row) for code, row in rows.items()} == {
+        row["code"]: same_instant(row) for row in VALUE_ROWS
+    }
+    for row in VALUE_ROWS:
+        for name, value in rows[row["code"]].items():
+            assert type(value) is type(row[name]), (row["code"], name)
+    assert rows == await read_values(store, writer)
+
+    # What one path reads, the other finds and takes as unchanged (a conditional update that matches)
+    for code, row in rows.items():
+        for name, value in row.items():
+            if value is not None:
+                criteria = {name: value}
+                if reader == "sync":
+                    asession = store.asession()
+                    found = await asession.find(VALUES, criteria)
+                    await asession.rollback()
+                else:
+                    session = store.session()
+                    found = session.find(VALUES, criteria)
+                    session.rollback()
+                assert code in [other["code"] for other in found], (code, name)
+    if reader == "sync":
+        asession = store.asession()
+        for code, row in rows.items():
+            await asession.update(VALUES, code, {"note": "seen"}, row)
+        await asession.commit()
+    else:
+        session = store.session()
+        for code, row in rows.items():
+            session.update(VALUES, code, {"note": "seen"}, row)
+        session.commit()
+    assert {row["note"] for row in (await read_values(store, writer)).values()} == {"seen"}
+
+
+def test_sqlite_keeps_values_as_its_earlier_versions_wrote_them(tmp_path: Path) -> None:
+    """Databases written before keep working: the file holds each kind as it did then."""
+    store = SqlStore(f"sqlite:///{tmp_path}/store.db")
+    session = store.session()
+    for row in VALUE_ROWS[:3]:
+        session.insert(VALUES, row)
+    session.commit()
+    store.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "store.db")) as connection:
+        stored = connection.execute(
+            "SELECT code, flag, ratio, count, price, born, at, tags, note FROM value ORDER BY code"
+        ).fetchall()
+    assert stored == [
+        (
+            "a",
+            1,
+            0.25,
+            2**40,
+            "12.50",
+            "1970-01-02",
+            "2024-05-06T07:08:09.123456+00:00",
+            '{"colors":["red","green"],"size":{"h":3,"w":2}}',
+            "é ünïcødé ✓",
+        ),
+        (
+            "b",
+            0,
+            -1e-3,
+            -7,
+            "-0.000001",
+            "0999-12-31",
+            "1999-12-31T23:59:59-05:30",
+            '[1,"two",null,true,{"three":[3.5]}]',
+            "",
+        ),
+        ("c", None, None, None, None, None, None, 42, None),  # the JSON column's NUMERIC affinity
+    ]
+
+
+def backends_in_a_transaction(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_postgresql_session_opens_its_transaction_at_its_first_write(postgres_database: str) -> None:
+    """Reads before it need no transaction: a session that only read holds none and commits nothing."""
+    store = SqlStore(postgres_database)
+    key = add(store, 1)
+    session = store.session()
+    row = session.get_many(COUNTER, [key])[key]
+    assert session.count(COUNTER, {}) == 1
+    assert backends_in_a_transaction(postgres_database) == 0
+    session.update(COUNTER, key, {"value": 2}, row)
+    assert backends_in_a_transaction(postgres_database) == 1
+    assert value_of(store, key) == 1
+    session.commit()
+    assert backends_in_a_transaction(postgres_database) == 0
+    assert value_of(store, key) == 2
+    store.close()
+
+
+def test_a_session_that_writes_first_on_a_connection_a_reader_used_is_still_one_transaction(file_url: str) -> None:
+    store = SqlStore(file_url)
+    key = add(store, 1)
+    for _ in range(3):  # the pool hands the readers' connection on
+        assert value_of(store, key) == 1
+        session = store.session()
+        session.insert(COUNTER, {"id": None, "value": 2})
+        session.update(COUNTER, key, {"value": 3}, {"id": key, "value": 1})
+        session.rollback()
+    session = store.session()
+    assert session.find(COUNTER, {}) == [{"id": key, "value": 1}]
+    session.rollback()
+    store.close()
 
 
 # --------------------------------------------------------------------------------------------

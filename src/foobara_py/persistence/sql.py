@@ -4,12 +4,19 @@
 SQLAlchemy, aiosqlite and psycopg are optional extras, imported when a store is made, never by
 `import foobara_py`.
 
-Each entity's `Table` is mapped once per store to a `sqlalchemy.Table` whose statements are built
-once; the table is created (`CREATE TABLE IF NOT EXISTS`) the first time a session uses it, inside
-that session's transaction, and is never altered or dropped (docs/persistence.md: Alembic).
+Each entity's `Table` is mapped once per store to a `sqlalchemy.Table`, and its statements are
+compiled once to SQL text. Sync sessions (Command) run that text on the pooled driver connection
+itself (sqlite3, psycopg): SQLAlchemy's per-statement machinery costs more than the whole framework
+may take on top of a query. Async sessions run the same text through SQLAlchemy's async connection
+(`exec_driver_sql`). Values are converted to and from the database by the store (`_to_database`,
+`_FROM_DATABASE`), for both alike. A missing table is created (`CREATE TABLE IF NOT EXISTS`) when
+first used, in a transaction of its own unless a SQLite session has already written (`_create_apart`),
+and is never altered or dropped (docs/persistence.md: Alembic).
 
-A session holds one pooled connection and one database transaction from its first call until
-`commit` or `rollback`. `update` and `delete` are conditional: `WHERE key = :key AND column IS NOT
+A session holds one pooled connection from its first call until `commit` or `rollback`, and one
+database transaction from its first write (reads before it each see the latest commit, and a
+session that only read has nothing to commit; PostgreSQL's async sessions open it at the first
+statement). `update` and `delete` are conditional: `WHERE key = :key AND column IS NOT
 DISTINCT FROM :original` for every column of the original row, so a row another transaction
 changed since it was read matches nothing and raises `TransactionConflict` (the run is retried).
 JSON columns take part too: PostgreSQL stores them as `jsonb`, which compares by value, and SQLite
@@ -23,12 +30,12 @@ hide statement parameters as well.
 SQLite: file databases run in WAL mode (readers never wait for the writer) with a 30-second busy
 timeout, and Python's sqlite3 opens the write transaction at the first write statement, so
 concurrent writers queue for the lock instead of failing, and no transaction ever upgrades a stale
-read snapshot to a write (which SQLite refuses at once with SQLITE_BUSY_SNAPSHOT). Reads before a
-session's first write each see the latest commit; the conditional update is what keeps an update
-from being lost. `sqlite://` is a private temporary database file (in /dev/shm where there is one),
-removed when the store is garbage-collected or the process exits: SQLite's own in-memory databases
-belong to one connection, and a shared-cache one locks whole tables instead of isolating
-transactions, while sync and async sessions of one store must see the same data.
+read snapshot to a write (which SQLite refuses at once with SQLITE_BUSY_SNAPSHOT); the conditional
+update is what keeps an update from being lost. `sqlite://` is a private temporary database file
+(in /dev/shm where there is one), removed when the store is garbage-collected or the process exits:
+SQLite's own in-memory databases belong to one connection, and a shared-cache one locks whole
+tables instead of isolating transactions, while sync and async sessions of one store must see the
+same data. PostgreSQL: sync sessions read in autocommit mode until their first write.
 
 Async sessions use SQLAlchemy's async engine (aiosqlite, psycopg's async connection). An async
 engine is bound to the event loop it was made in, so the store keeps one per running loop and
@@ -643,7 +650,10 @@ class SqlSession:
             _quiet(finish)
         if self._reading:
             self._reading = False
-            _quiet(functools.partial(setattr, db, "autocommit", False))  # as the pool's other users expect
+            try:
+                db.autocommit = False  # as the pool's other users expect it
+            except Exception:
+                _quiet(conn.invalidate)  # never back in the pool in autocommit mode
         _quiet(conn.close)
 
     def commit(self) -> None:
