@@ -749,18 +749,23 @@ class SqlAsyncSession:
     async def delete(self, table: Table, key: Any, original: Row) -> None:
         await self._call(_delete, table, key, original)
 
-    async def _end(self, finish: Callable[[], Any]) -> None:
+    async def _end(self, finish: Callable[[], Any] | None) -> None:
         conn = self._conn
         self._conn = None
         self._creating = []
+        self._wrote = False
         if conn is not None:
             for action in (finish, conn.close):
-                with contextlib.suppress(Exception):  # as in SqlSession._end
-                    await action()
+                if action is not None:
+                    with contextlib.suppress(Exception):  # as in SqlSession._end
+                        await action()
 
     async def commit(self) -> None:
         conn = self._conn
         if conn is None:
+            return
+        if not self._wrote:  # closing ends the reads' transaction: a round trip (or thread hop) less
+            await self._end(None)
             return
         try:
             await conn.commit()
@@ -772,7 +777,7 @@ class SqlAsyncSession:
             raise problem from None
         for mapped in self._creating:
             mapped.created = True
-        await self._end(conn.close)
+        await self._end(None)
 
     async def rollback(self) -> None:
         conn = self._conn
