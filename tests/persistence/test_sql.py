@@ -455,6 +455,32 @@ def test_a_connection_lost_in_a_transaction_is_unavailable_and_loses_nothing_com
     store.close()
 
 
+def store_connections(url: str) -> int:
+    """Connections to the test's database, other than the one asking."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_closing_a_store_closes_the_connections_it_kept_between_sessions(postgres_database: str) -> None:
+    store = SqlStore(postgres_database)
+    key = add(store, 1)
+    first, second = store.session(), store.session()
+    assert first.get_many(COUNTER, [key]) == second.get_many(COUNTER, [key])  # two connections at once
+    first.commit()
+    second.rollback()
+    assert store_connections(postgres_database) >= 1
+    store.close()
+    assert store_connections(postgres_database) == 0
+    assert value_of(store, key) == 1  # a closed store connects again when used
+    store.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Configuration
 

@@ -79,6 +79,7 @@ __all__ = ["MissingExtraError", "SqlAsyncSession", "SqlSession", "SqlStore"]
 
 BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for the write lock before giving up (a conflict)
 CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL server
+IDLE_KEPT = 2  # pool connections a store keeps checked out between sync sessions
 
 _CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock timeout
 _GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})  # the server shut down or restarts
@@ -646,15 +647,20 @@ class SqlSession:
         self._wrote = False
         if conn is None:
             return
+        clean = True
         if finish is not None:
-            _quiet(finish)
+            try:
+                finish()
+            except Exception:  # the connection is broken: the database drops its transaction anyway
+                clean = False
         if self._reading:
             self._reading = False
             try:
                 db.autocommit = False  # as the pool's other users expect it
             except Exception:
+                clean = False
                 _quiet(conn.invalidate)  # never back in the pool in autocommit mode
-        _quiet(conn.close)
+        self.store._release(conn, db, clean)
 
     def commit(self) -> None:
         db = self._db
@@ -814,6 +820,11 @@ def _missing(directory: str) -> str:
     return f"the directory {directory} does not exist"
 
 
+def _close_all(connections: list[Any]) -> None:
+    while connections:
+        _quiet(connections.pop().close)
+
+
 def _remove_files(path: str) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(OSError):
@@ -884,6 +895,7 @@ class SqlStore:
         self._engine: Engine | None = None
         self._async_engines: dict[Any, tuple[AsyncEngine, Any]] = {}  # running loop -> (engine, its disposer)
         self._tables: dict[Table, _Mapped] = {}
+        self._idle: list[Any] = []  # pool connections kept between sync sessions, out of any transaction
 
     def __repr__(self) -> str:
         return f"SqlStore({self.url!r})"
@@ -951,11 +963,29 @@ class SqlStore:
             raise self._unavailable(error) from None
 
     def _raw_connect(self) -> Any:
-        """A connection of the sync engine's pool, used through its driver connection."""
+        """A connection of the sync engine's pool, used through its driver connection: one the store
+        kept from an earlier session, or a checkout (which costs as much as a query on SQLite)."""
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
         try:
             return self._sync_engine().raw_connection()
         except Exception as error:
             raise self._unavailable(error) from None
+
+    def _release(self, conn: Any, db: Any, clean: bool) -> None:
+        """Keep a connection for the next session if it is out of any transaction, else give it back
+        to the pool (which rolls back, or drops it if it was invalidated)."""
+        if clean and len(self._idle) < IDLE_KEPT and conn.is_valid and self._idle_state(db):
+            self._idle.append(conn)
+        else:
+            _quiet(conn.close)
+
+    def _idle_state(self, db: Any) -> bool:
+        if self.dialect == "sqlite":
+            return not db.in_transaction
+        return not db.autocommit and db.info.transaction_status == 0  # psycopg's TransactionStatus.IDLE
 
     def _gone(self, db: Any) -> bool:
         """Whether the driver connection is lost (psycopg marks it; a SQLite file is never lost)."""
@@ -1033,6 +1063,7 @@ class SqlStore:
 
     def close(self) -> None:
         """Dispose the sync engine (and forget async ones whose loop is gone)."""
+        _close_all(self._idle)
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
