@@ -13,7 +13,8 @@ may take on top of a query. Async sessions run the same text through SQLAlchemy'
 first used, in a transaction of its own unless a SQLite session has already written (`_create_apart`),
 and is never altered or dropped (docs/persistence.md: Alembic).
 
-A session holds one pooled connection from its first call until `commit` or `rollback`, and one
+A session holds one pooled connection from its first call until `commit` or `rollback` (the store
+keeps up to `IDLE_KEPT` of them, out of any transaction, for its next sync sessions), and one
 database transaction from its first write (reads before it each see the latest commit, and a
 session that only read has nothing to commit; PostgreSQL's async sessions open it at the first
 statement). `update` and `delete` are conditional: `WHERE key = :key AND column IS NOT
@@ -204,6 +205,7 @@ class _Statement:
 
 
 _MANY_CACHED = 100  # statements for up to this many keys are kept
+_SHAPES_CACHED = 1000  # statements kept per table: shapes are few, but a runaway caller must not grow this forever
 
 
 class _Mapped:
@@ -295,7 +297,7 @@ class _Mapped:
 
     def _compile(self, shape: tuple[Any, ...], build: Callable[[], Any], column_keys: Any = None) -> _Statement:
         statement = _Statement(build(), self.compiler, column_keys)
-        if len(self.statements) < 1000:  # shapes are few; a runaway caller must not grow this forever
+        if len(self.statements) < _SHAPES_CACHED:
             self.statements[shape] = statement
         return statement
 
