@@ -5,8 +5,8 @@ SQLAlchemy, aiosqlite and psycopg are optional extras, imported when a store is 
 `import foobara_py`.
 
 Each entity's `Table` is mapped once per store to a `sqlalchemy.Table` whose statements are built
-once; the table is created (`CREATE TABLE IF NOT EXISTS`) the first time a session uses it, inside
-that session's transaction, and is never altered or dropped (docs/persistence.md: Alembic).
+once; the table is created (`CREATE TABLE IF NOT EXISTS`, committed at once) the first time a
+session uses it, and is never altered or dropped (docs/persistence.md: Alembic).
 
 A session holds one pooled connection and one database transaction from its first call until
 `commit` or `rollback`. `update` and `delete` are conditional: `WHERE key = :key AND column IS NOT
@@ -330,21 +330,30 @@ def _unique_violation(table: Table, row: Mapping[str, Any], key: Any, error: Bas
     return UniqueViolationError(message, entity_class=table.entity_name, attribute=attribute, value=value)
 
 
-def _create_table(conn: Connection, mapped: _Mapped) -> None:
-    """CREATE TABLE IF NOT EXISTS in the session's transaction (SQLite: a second connection would wait
-    for this one's write lock). PostgreSQL: under a savepoint, since a concurrent creator's table,
-    committed while this one waited, makes the statement fail although the table is there."""
+def _create_table(conn: Connection, session: SqlSession | SqlAsyncSession, mapped: _Mapped) -> None:
+    """CREATE TABLE IF NOT EXISTS, committed at once where the database allows, so that no other
+    transaction waits for this one to end to see the table.
+
+    SQLite: on the session's connection, which commits it at once unless the session has written
+    already (then with the session's commit; another connection would wait for this one's write
+    lock). PostgreSQL: on a connection of its own (in the session's transaction, the table's
+    catalog rows would make every other creator wait for this transaction); a concurrent creator
+    that committed first makes the statement fail although the table is there."""
     if mapped.dialect == "sqlite":
         conn.execute(mapped.ddl)
+        session._creating.append(mapped)  # known to exist once this transaction commits
         return
     from sqlalchemy.exc import DBAPIError
 
-    try:
-        with conn.begin_nested():
-            conn.execute(mapped.ddl)
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) not in ("42P07", "23505"):  # duplicate table, duplicate type
-            raise
+    with conn.engine.connect() as own:
+        try:
+            own.execute(mapped.ddl)
+            own.commit()
+        except DBAPIError as error:
+            own.rollback()
+            if getattr(error.orig, "sqlstate", None) not in ("42P07", "23505"):  # duplicate table, duplicate type
+                raise
+    mapped.created = True
 
 
 # The operations, shared by sync sessions and async ones (which run them through `run_sync`).
@@ -356,13 +365,13 @@ def _get_many(conn: Connection, mapped: _Mapped, keys: Sequence[Any]) -> dict[An
     else:
         result = conn.execute(mapped.get_some, {"keys": list(keys)})
     names, index = mapped.names, mapped.key_index
-    return {row[index]: dict(zip(names, row, strict=True)) for row in result}
+    return {row[index]: dict(zip(names, row, strict=True)) for row in result.all()}
 
 
 def _find(conn: Connection, mapped: _Mapped, criteria: Mapping[str, Any], limit: int | None) -> list[Row]:
     statement, params = mapped.find(criteria, limit)
     names = mapped.names
-    return [dict(zip(names, row, strict=True)) for row in conn.execute(statement, params)]
+    return [dict(zip(names, row, strict=True)) for row in conn.execute(statement, params).all()]
 
 
 def _count(conn: Connection, mapped: _Mapped, criteria: Mapping[str, Any]) -> int:
@@ -418,8 +427,7 @@ def _run(
     store = session.store
     mapped = store._tables.get(table) or store._map(table)
     if not mapped.created and mapped not in session._creating:
-        _create_table(conn, mapped)
-        session._creating.append(mapped)
+        _create_table(conn, session, mapped)
     return op(conn, mapped, *args)
 
 
@@ -519,9 +527,12 @@ class SqlSession:
             if problem is None:
                 raise
             raise problem from None
-        for mapped in self._creating:
-            mapped.created = True
-        self._end(conn.close)
+        self._conn = None
+        if self._creating:
+            for mapped in self._creating:
+                mapped.created = True
+            self._creating = []
+        conn.close()
 
     def rollback(self) -> None:
         conn = self._conn
@@ -616,9 +627,12 @@ class SqlAsyncSession:
             if problem is None:
                 raise
             raise problem from None
-        for mapped in self._creating:
-            mapped.created = True
-        await self._end(conn.close)
+        self._conn = None
+        if self._creating:
+            for mapped in self._creating:
+                mapped.created = True
+            self._creating = []
+        await conn.close()
 
     async def rollback(self) -> None:
         conn = self._conn
