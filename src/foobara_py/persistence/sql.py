@@ -418,9 +418,6 @@ def _delete(conn: Connection, mapped: _Mapped, key: Any, original: Row) -> None:
         raise _conflict(mapped.table, key)
 
 
-_WRITES = frozenset({_insert, _update, _delete})
-
-
 def _run(
     conn: Connection, session: SqlSession | SqlAsyncSession, op: Callable[..., Any], table: Table, args: Any
 ) -> Any:
@@ -431,14 +428,6 @@ def _run(
     return op(conn, mapped, *args)
 
 
-def _create_apart(session: SqlSession | SqlAsyncSession, mapped: _Mapped) -> bool:
-    """Whether to create a missing table in a transaction of its own, committed at once, before the
-    session uses it. An uncommitted CREATE TABLE would block (PostgreSQL) or hide the table from
-    (SQLite) every other transaction until this one ends. A SQLite session that has written holds
-    the database's one write lock, so it creates the table itself."""
-    return mapped.dialect == "postgresql" or session._conn is None or not session._wrote
-
-
 def _quiet(action: Callable[[], Any]) -> None:
     with contextlib.suppress(Exception):  # the connection is broken: the database drops its transaction anyway
         action()
@@ -447,26 +436,14 @@ def _quiet(action: Callable[[], Any]) -> None:
 class SqlSession:
     """One transaction on one pooled connection, for sync code."""
 
-    __slots__ = ("_conn", "_creating", "_wrote", "store")
+    __slots__ = ("_conn", "_creating", "store")
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
         self._conn: Connection | None = None
         self._creating: list[_Mapped] = []  # tables created in this transaction: known to exist once it commits
-        self._wrote = False
 
     def _call(self, op: Callable[..., Any], table: Table, *args: Any) -> Any:
-        store = self.store
-        mapped = store._tables.get(table) or store._map(table)
-        if not mapped.created and _create_apart(self, mapped):
-            try:
-                with store._connect() as creator, creator.begin():
-                    _create_table(creator, mapped)
-            except Exception as error:
-                raise (store._problem(error) or error) from None
-            mapped.created = True
-        if op in _WRITES:
-            self._wrote = True
         for attempt in (1, 2):
             conn = self._conn
             fresh = conn is None
@@ -543,29 +520,14 @@ class SqlSession:
 class SqlAsyncSession:
     """`SqlSession` for async code: the same operations, run on an async connection."""
 
-    __slots__ = ("_conn", "_creating", "_wrote", "store")
+    __slots__ = ("_conn", "_creating", "store")
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
         self._conn: AsyncConnection | None = None
         self._creating: list[_Mapped] = []
-        self._wrote = False
 
     async def _call(self, op: Callable[..., Any], table: Table, *args: Any) -> Any:
-        store = self.store
-        mapped = store._tables.get(table) or store._map(table)
-        if not mapped.created and _create_apart(self, mapped):
-            creator = await store._aconnect()
-            try:
-                async with creator.begin():
-                    await creator.run_sync(_create_table, mapped)
-            except Exception as error:
-                raise (store._problem(error) or error) from None
-            finally:
-                await creator.close()
-            mapped.created = True
-        if op in _WRITES:
-            self._wrote = True
         for attempt in (1, 2):
             conn = self._conn
             fresh = conn is None
