@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from foobara_py import AsyncCommand, Command, Entity, NotFoundError, persistence, transaction
+from foobara_py.errors import FrameworkUsageError
 from foobara_py.persistence import NoTransactionOpenError
 from tests.persistence.library import (
     ABorrowBook,
@@ -469,3 +470,27 @@ def test_changing_a_record_after_its_transaction_raises_instead_of_losing_the_ch
     book = CreateBook.run(title="Done").unwrap()
     with pytest.raises(NoTransactionOpenError, match="has ended"):
         book.copies = 3
+
+
+async def test_a_sync_subcommand_of_an_async_command_joins_its_transaction_or_says_why_not(store_url: str) -> None:
+    earlier = CreateBook.run(title="Earlier", copies=5).unwrap().id
+
+    class ShelveThenFind(AsyncCommand[None, int]):
+        depends_on = (FindBook,)
+        depends_on_entities = (Book,)
+
+        async def execute(self) -> int:
+            book = await Book.acreate(title="Shared", copies=2)
+            assert (await self.run_subcommand(FindBook, book=book.id)).copies == 2  # known to the run
+            found = await self.run_subcommand(FindBook, book=earlier)  # to be read from the store
+            return found.copies
+
+    if store_url.startswith("memory"):
+        assert (await ShelveThenFind.run()).unwrap() == 5
+        return
+    # A sync command cannot use the async connection the run holds: a misuse, which raises (after
+    # the run rolled back) with what to do instead.
+    with pytest.raises(FrameworkUsageError, match="sync code cannot join it"):
+        await ShelveThenFind.run()
+    async with transaction():
+        assert await Book.acount() == 1

@@ -130,6 +130,26 @@ def test_a_table_created_by_a_rolled_back_transaction_is_there_when_used_again(s
     session.rollback()
 
 
+def test_a_table_created_by_a_transaction_still_open_can_be_used_by_others(store: SqlStore) -> None:
+    writer = store.session()
+    writer.insert(COUNTER, {"id": None, "value": 1})  # the table's first use, in a transaction left open
+    counted: list[int] = []
+
+    def count() -> None:
+        session = store.session()
+        counted.append(session.count(COUNTER, {}))
+        session.commit()
+
+    reader = threading.Thread(target=count)
+    reader.start()
+    reader.join(5)
+    finished = not reader.is_alive()
+    writer.commit()
+    reader.join(10)
+    assert finished, "the reader waited for the writer's transaction to end"
+    assert counted == [0]
+
+
 def test_an_error_of_the_database_is_a_store_error_without_the_rows_values(store: SqlStore) -> None:
     table = Table(
         "secret",

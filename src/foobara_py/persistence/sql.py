@@ -9,9 +9,9 @@ compiled once to SQL text. Sync sessions (Command) run that text on the pooled d
 itself (sqlite3, psycopg): SQLAlchemy's per-statement machinery costs more than the whole framework
 may take on top of a query. Async sessions run the same text through SQLAlchemy's async connection
 (`exec_driver_sql`). Values are converted to and from the database by the store (`_to_database`,
-`_FROM_DATABASE`), for both alike. A missing table is created (`CREATE TABLE IF NOT EXISTS`) when
-first used, in a transaction of its own unless a SQLite session has already written (`_create_apart`),
-and is never altered or dropped (docs/persistence.md: Alembic).
+`_FROM_DATABASE`), for both alike. A missing table is created (`CREATE TABLE IF NOT EXISTS`,
+committed at once where the database allows: `_create_table`) the first time a session uses it, and
+is never altered or dropped (docs/persistence.md: Alembic).
 
 A session holds one pooled connection from its first call until `commit` or `rollback` (the store
 keeps up to `IDLE_KEPT` of them, out of any transaction, for its next sync sessions), and one
@@ -450,28 +450,40 @@ def _unique_violation(table: Table, row: Mapping[str, Any], key: Any, error: Bas
     return UniqueViolationError(message, entity_class=table.entity_name, attribute=attribute, value=value)
 
 
-def _create_table(conn: Connection, mapped: _Mapped) -> None:
-    """CREATE TABLE IF NOT EXISTS, in a transaction of its own (`_create_apart`). PostgreSQL: under a
-    savepoint, since a concurrent creator's table, committed while this one waited, makes the
-    statement fail although the table is there."""
+Execute = Callable[[str, tuple[Any, ...]], Any]
+
+
+def _create_table(
+    execute: Execute, connect: Callable[[], Connection], session: SqlSession | SqlAsyncSession, mapped: _Mapped
+) -> None:
+    """CREATE TABLE IF NOT EXISTS, committed at once where the database allows, so that no other
+    transaction waits for this one to end to see the table.
+
+    SQLite: on the session's connection, which commits it at once unless the session has written
+    already (then with the session's commit; another connection would wait for this one's write
+    lock). PostgreSQL: on a connection of its own (in the session's transaction, the table's
+    catalog rows would make every other creator wait for this transaction); a concurrent creator
+    that committed first makes the statement fail although the table is there."""
     if mapped.dialect == "sqlite":
-        conn.exec_driver_sql(mapped.ddl)
+        execute(mapped.ddl, ())
+        session._creating.append(mapped)  # known to exist once this transaction commits
         return
     from sqlalchemy.exc import DBAPIError
 
-    try:
-        with conn.begin_nested():
-            conn.exec_driver_sql(mapped.ddl)
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) not in ("42P07", "23505"):  # duplicate table, duplicate type
-            raise
+    with connect() as own:
+        try:
+            own.exec_driver_sql(mapped.ddl)
+            own.commit()
+        except DBAPIError as error:
+            own.rollback()
+            if getattr(error.orig, "sqlstate", None) not in ("42P07", "23505"):  # duplicate table, duplicate type
+                raise
+    mapped.created = True
 
 
 # The operations, shared by sync sessions (`execute` is the driver connection's) and async ones
 # (`execute` is `exec_driver_sql` of the connection `run_sync` gives): both return a cursor, or a
 # result that reads like one.
-
-Execute = Callable[[str, tuple[Any, ...]], Any]
 
 
 def _get_many(execute: Execute, mapped: _Mapped, keys: Sequence[Any]) -> dict[Any, Row]:
@@ -535,26 +547,22 @@ _WRITES = frozenset({_insert, _update, _delete})
 
 
 def _run(
-    execute: Execute, session: SqlSession | SqlAsyncSession, op: Callable[..., Any], table: Table, args: Any
+    execute: Execute,
+    connect: Callable[[], Connection],
+    session: SqlSession | SqlAsyncSession,
+    op: Callable[..., Any],
+    table: Table,
+    args: Any,
 ) -> Any:
     store = session.store
     mapped = store._tables.get(table) or store._map(table)
-    if not mapped.created and mapped not in session._creating:  # SQLite, after this session's first write
-        execute(mapped.ddl, ())
-        session._creating.append(mapped)
+    if not mapped.created and mapped not in session._creating:
+        _create_table(execute, connect, session, mapped)
     return op(execute, mapped, *args)
 
 
 def _run_on(conn: Connection, session: SqlAsyncSession, op: Callable[..., Any], table: Table, args: Any) -> Any:
-    return _run(conn.exec_driver_sql, session, op, table, args)
-
-
-def _create_apart(session: SqlSession | SqlAsyncSession, mapped: _Mapped) -> bool:
-    """Whether to create a missing table in a transaction of its own, committed at once, before the
-    session uses it. An uncommitted CREATE TABLE would block (PostgreSQL) or hide the table from
-    (SQLite) every other transaction until this one ends. A SQLite session that has written holds
-    the database's one write lock, so it creates the table itself."""
-    return mapped.dialect == "postgresql" or session._conn is None or not session._wrote
+    return _run(conn.exec_driver_sql, conn.engine.connect, session, op, table, args)
 
 
 def _quiet(action: Callable[[], Any]) -> None:
@@ -590,9 +598,6 @@ class SqlSession:
 
     def _call(self, op: Callable[..., Any], table: Table, *args: Any) -> Any:
         store = self.store
-        mapped = store._tables.get(table) or store._map(table)
-        if not mapped.created and _create_apart(self, mapped):
-            store._create(mapped)
         write = op in _WRITES
         if write:
             self._wrote = True
@@ -605,14 +610,14 @@ class SqlSession:
                 if write and self._reading:
                     self._reading = False
                     db.autocommit = False  # psycopg begins the transaction with this write
-                return _run(db.execute, self, op, table, args)
+                return _run(db.execute, store._connect, self, op, table, args)
             except Exception as error:
                 gone = store._gone(db)
                 problem = store._problem(error, gone)
                 if problem is None:
                     raise
                 if gone:
-                    _quiet(self._conn.invalidate)
+                    store._lost(self._conn)
                     if fresh and attempt == 1:  # a pooled connection the server dropped
                         self._end(None)
                         continue
@@ -674,14 +679,14 @@ class SqlSession:
             except Exception as error:
                 gone = self.store._gone(db)
                 if gone:
-                    _quiet(self._conn.invalidate)
+                    self.store._lost(self._conn)
                 self._end(db.rollback)
                 problem = self.store._problem(error, gone)
                 if problem is None:
                     raise
                 raise problem from None
-            for mapped in self._creating:
-                mapped.created = True
+        for mapped in self._creating:  # committed now, or at once if the session had not written
+            mapped.created = True
         self._end(None)
 
     def rollback(self) -> None:
@@ -703,18 +708,6 @@ class SqlAsyncSession:
         self._wrote = False
 
     async def _call(self, op: Callable[..., Any], table: Table, *args: Any) -> Any:
-        store = self.store
-        mapped = store._tables.get(table) or store._map(table)
-        if not mapped.created and _create_apart(self, mapped):
-            creator = await store._aconnect()
-            try:
-                async with creator.begin():
-                    await creator.run_sync(_create_table, mapped)
-            except Exception as error:
-                raise (store._problem(error) or error) from None
-            finally:
-                await creator.close()
-            mapped.created = True
         if op in _WRITES:
             self._wrote = True
         for attempt in (1, 2):
@@ -772,18 +765,16 @@ class SqlAsyncSession:
         conn = self._conn
         if conn is None:
             return
-        if not self._wrote:  # closing ends the reads' transaction: a round trip (or thread hop) less
-            await self._end(None)
-            return
-        try:
-            await conn.commit()
-        except Exception as error:
-            await self._end(conn.rollback)
-            problem = self.store._problem(error)
-            if problem is None:
-                raise
-            raise problem from None
-        for mapped in self._creating:
+        if self._wrote:  # else closing ends the reads' transaction: a round trip (or thread hop) less
+            try:
+                await conn.commit()
+            except Exception as error:
+                await self._end(conn.rollback)
+                problem = self.store._problem(error)
+                if problem is None:
+                    raise
+                raise problem from None
+        for mapped in self._creating:  # as in SqlSession.commit
             mapped.created = True
         await self._end(None)
 
@@ -989,18 +980,20 @@ class SqlStore:
             return not db.in_transaction
         return not db.autocommit and db.info.transaction_status == 0  # psycopg's TransactionStatus.IDLE
 
+    def _lost(self, conn: Any) -> None:
+        """The database dropped a connection, and likely the others with it (a restart): they are all
+        replaced, as SQLAlchemy does when its own connections find one lost."""
+        engine = self._engine
+        if engine is not None:
+            _quiet(functools.partial(engine.pool._invalidate, conn))  # connections made before now: new ones
+        else:
+            _quiet(conn.invalidate)
+        while self._idle:
+            _quiet(self._idle.pop().invalidate)
+
     def _gone(self, db: Any) -> bool:
         """Whether the driver connection is lost (psycopg marks it; a SQLite file is never lost)."""
         return self.dialect == "postgresql" and bool(db.broken or db.closed)
-
-    def _create(self, mapped: _Mapped) -> None:
-        """Create the table in a transaction of its own (`_create_apart`)."""
-        try:
-            with self._connect() as creator, creator.begin():
-                _create_table(creator, mapped)
-        except Exception as error:
-            raise (self._problem(error) or error) from None
-        mapped.created = True
 
     async def _aconnect(self) -> AsyncConnection:
         engine = await self._async_engine()
