@@ -494,3 +494,16 @@ async def test_a_sync_subcommand_of_an_async_command_joins_its_transaction_or_sa
         await ShelveThenFind.run()
     async with transaction():
         assert await Book.acount() == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Defects found in review
+
+
+def test_a_key_that_cannot_be_a_key_is_a_missing_record() -> None:
+    with transaction():
+        with pytest.raises(NotFoundError, match="Could not find Test::Shelf::Book for 'abc'"):
+            Book.load("abc")
+        with pytest.raises(NotFoundError):
+            Book.load_many([1, "abc"])
+        assert Book.exists("abc") is False

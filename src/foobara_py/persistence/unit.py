@@ -255,7 +255,10 @@ def _key(entity: type[Entity], key: Any) -> Any:
 
 def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing_ok: bool = False) -> Ops[list[E]]:
     """The records with these keys, loading in one query those this unit has not loaded."""
-    keys = [_key(entity, key) for key in keys]
+    try:
+        keys = [_key(entity, key) for key in keys]
+    except ValidationError:
+        keys = _castable_keys(entity, keys, missing_ok)
     wanted = []
     for key in keys:
         known = unit.identity.get((entity, key))
@@ -278,6 +281,19 @@ def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing
         elif not missing_ok:
             raise NotFoundError(entity, key)
     return found
+
+
+def _castable_keys(entity: type[Entity], keys: Sequence[Any], missing_ok: bool) -> list[Any]:
+    """The keys that can be keys of the entity: no record has one that cannot (`NotFoundError`,
+    or left out when missing records are fine)."""
+    castable = []
+    for key in keys:
+        try:
+            castable.append(_key(entity, key))
+        except ValidationError:
+            if not missing_ok:
+                raise NotFoundError(entity, key) from None
+    return castable
 
 
 def load_one(unit: UnitOfWork, entity: type[E], key: Any) -> Ops[E]:
