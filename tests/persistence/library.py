@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from foobara_py import AsyncCommand, Command, Domain, Entity, Organization
 
@@ -36,6 +37,17 @@ class Series(Entity):
 class Isbn(Entity, primary_key="code"):
     code: str
     book: Book
+
+
+@shelf.model
+class Member(Entity):
+    """A secret, and attributes a run may change in place."""
+
+    id: int | None = None
+    name: str
+    password: SecretStr
+    tags: list[str] = []
+    settings: dict[str, Any] = {}
 
 
 @shelf.model

@@ -29,6 +29,7 @@ from tests.persistence.library import (
     Increment,
     Isbn,
     ListBooks,
+    Member,
     Series,
 )
 
@@ -507,3 +508,14 @@ def test_a_key_that_cannot_be_a_key_is_a_missing_record() -> None:
         with pytest.raises(NotFoundError):
             Book.load_many([1, "abc"])
         assert Book.exists("abc") is False
+
+
+def test_a_secret_attribute_is_stored_as_it_is_and_found_by() -> None:
+    with transaction():
+        member = Member.create(name="Ann", password="hunter2")
+    with transaction():
+        loaded = Member.load(member.id)
+        assert loaded.password.get_secret_value() == "hunter2"
+        assert Member.find_by(password="hunter2") is loaded
+        assert Member.find_by(password="**********") is None
+        assert "hunter2" not in repr(loaded)

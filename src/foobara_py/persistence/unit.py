@@ -15,7 +15,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import to_jsonable_python
 
 from .. import transactions
 from ..errors import FoobaraError, FrameworkUsageError
@@ -28,6 +27,7 @@ from .entity import (
     RecordState,
     association_of,
     associations,
+    stored_json,
     table_of,
 )
 from .store import Row, Store
@@ -157,6 +157,7 @@ def _row_of(unit: UnitOfWork, record: Entity) -> Ops[Row]:
     table = table_of(type(record))
     links = associations(type(record))
     values = record.__dict__
+    secrets = table.extra["secrets"]
     row: Row = {}
     for name, column in table.columns.items():
         value = values.get(name)
@@ -173,7 +174,7 @@ def _row_of(unit: UnitOfWork, record: Entity) -> Ops[Row]:
                     yield from _insert(unit, value)
                 value = value.primary_key
         elif column.kind == "json" and value is not None:
-            value = to_jsonable_python(value)
+            value = stored_json(value, name in secrets)
         row[name] = value
     return row
 
@@ -311,7 +312,7 @@ def _criteria(entity: type[Entity], criteria: Mapping[str, Any]) -> Row:
         if name in links and isinstance(value, Entity):
             value = value.primary_key
         elif table_of(entity).columns[name].kind == "json" and value is not None:
-            value = to_jsonable_python(value)
+            value = stored_json(value, name in table_of(entity).extra["secrets"])
         stored[name] = value
     return stored
 
