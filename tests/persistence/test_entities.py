@@ -519,3 +519,38 @@ def test_a_secret_attribute_is_stored_as_it_is_and_found_by() -> None:
         assert Member.find_by(password="hunter2") is loaded
         assert Member.find_by(password="**********") is None
         assert "hunter2" not in repr(loaded)
+
+
+def test_a_list_or_dict_changed_in_place_is_written() -> None:
+    with transaction():
+        member = Member.create(name="Ann", password="x", tags=["a"], settings={"theme": {"dark": False}})
+        first = Book.create(title="One")
+        series = Series.create(name="Earthsea", books=[first])
+    with transaction():
+        loaded = Member.load(member.id)
+        loaded.tags.append("b")
+        loaded.settings["theme"]["dark"] = True
+        Series.load(series.id).books.append(Book.create(title="Two"))
+    with transaction():
+        loaded = Member.load(member.id)
+        assert loaded.tags == ["a", "b"]
+        assert loaded.settings == {"theme": {"dark": True}}
+        assert [b.title for b in Series.load(series.id).books] == ["One", "Two"]
+
+
+def test_a_record_read_but_not_changed_is_not_written() -> None:
+    with transaction():
+        member = Member.create(name="Ann", password="x", tags=["a"], settings={"theme": {"dark": False}})
+
+    def change_it_meanwhile() -> None:
+        with transaction():
+            Member.load(member.id).name = "Bea"
+
+    with transaction():
+        assert Member.load(member.id).settings == {"theme": {"dark": False}}
+        writer = threading.Thread(target=change_it_meanwhile)
+        writer.start()
+        writer.join()
+    # Had this block written its unchanged record, it would have conflicted (or undone "Bea").
+    with transaction():
+        assert Member.load(member.id).name == "Bea"

@@ -466,6 +466,13 @@ def table_of(entity: type[Entity]) -> Table:
             references.append((name, association[0], association[1]))
         elif columns[name].kind == "json":
             json_adapters.append((name, TypeAdapter[Any](info.annotation)))  # type: ignore[arg-type]
+    # JSON columns whose values a run may change in place (`record.tags.append(...)`): each flush
+    # compares them with the row as read.
+    mutable = tuple(
+        name
+        for name, column in columns.items()
+        if column.kind == "json" and _may_change_in_place(entity.model_fields[name].annotation)
+    )
     # JSON columns whose values hold secrets: stored as they are (pydantic would write "**********").
     secrets = frozenset(
         name for name, node in field_nodes(entity).items() if columns[name].kind == "json" and holds_secret(node)
@@ -480,10 +487,19 @@ def table_of(entity: type[Entity]) -> Table:
         generated_key=key_column.kind == "integer",
         key_kind=key_column.kind,
         # How a stored row becomes a record's values (see unit._materialize).
-        extra={"references": tuple(references), "json": tuple(json_adapters), "secrets": secrets},
+        extra={"references": tuple(references), "json": tuple(json_adapters), "secrets": secrets, "mutable": mutable},
     )
     entity.__foobara_table__ = table
     return table
+
+
+def _may_change_in_place(annotation: Any) -> bool:
+    annotation = _without_none(annotation)
+    if get_origin(annotation) is typing.Annotated:
+        annotation = get_args(annotation)[0]
+    if not isinstance(annotation, type):
+        return True  # list[str], dict[str, Any], a union, Any...
+    return issubclass(annotation, (BaseModel, list, dict, set, bytearray))
 
 
 def stored_json(value: Any, revealed: bool) -> Any:

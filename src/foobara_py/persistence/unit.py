@@ -8,6 +8,7 @@ rollback of Command and AsyncCommand runs, share these generators.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import typing
 from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -48,7 +49,7 @@ class UnitOfWork:
     """One transaction over every store its records live in. Store sessions are opened when
     first needed; the commit writes the changed records and commits each session."""
 
-    __slots__ = ("dirty", "identity", "is_async", "open", "sessions")
+    __slots__ = ("dirty", "identity", "is_async", "open", "sessions", "watched")
 
     def __init__(self, is_async: bool) -> None:
         self.is_async = is_async
@@ -56,6 +57,8 @@ class UnitOfWork:
         self.sessions: dict[Store, Any] = {}
         self.identity: dict[tuple[type[Entity], Any], Entity] = {}
         self.dirty: dict[int, Entity] = {}
+        # Records with attributes a run may change in place, without assigning: every flush looks at them.
+        self.watched: list[Entity] = []
 
     # The transaction protocol (see foobara_py.transactions)
 
@@ -69,6 +72,7 @@ class UnitOfWork:
         self.open = False
         self.sessions = {}
         self.dirty = {}
+        self.watched = []
         # Records keep their state (an outcome's result is read after the run); references not
         # loaded by now cannot be loaded any more.
         self.identity = {}
@@ -196,6 +200,9 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
         value = values.get(name)
         if value is not None:
             values[name] = adapter.validate_python(value)
+    mutable = table.extra["mutable"]
+    if mutable:  # the row as read must not share what the record's values may change in place
+        row = {**row, **{name: copy.deepcopy(row.get(name)) for name in mutable}}
     state = RecordState(unit, True, True, row)
     record = known if known is not None else entity.__new__(entity)
     object.__setattr__(record, "__dict__", values)
@@ -204,6 +211,8 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
     object.__setattr__(record, "__pydantic_private__", {"_foobara": state})
     if known is None:
         unit.identity[(entity, key)] = record
+    if mutable:
+        unit.watched.append(record)
     return record  # type: ignore[return-value]
 
 
@@ -235,6 +244,8 @@ def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
     row[table.primary_key] = key
     placeholder.original = row
     unit.identity[(entity, key)] = record
+    if table.extra["mutable"]:
+        unit.watched.append(record)
 
 
 def create(unit: UnitOfWork, entity: type[E], attributes: Mapping[str, Any]) -> Ops[E]:
@@ -358,6 +369,8 @@ def _flush_record(unit: UnitOfWork, record: Entity) -> Ops[None]:
 
 def flush(unit: UnitOfWork) -> Ops[None]:
     """Write the records changed since the last flush (before a query, and at the commit)."""
+    for record in unit.watched:
+        unit.dirty[id(record)] = record
     while unit.dirty:
         _, record = unit.dirty.popitem()
         yield from _flush_record(unit, record)
