@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
@@ -48,6 +49,21 @@ class Member(Entity):
     password: SecretStr
     tags: list[str] = []
     settings: dict[str, Any] = {}
+
+
+@shelf.model
+class Document(Entity):
+    """A primary key that is neither an integer nor a string."""
+
+    id: uuid.UUID
+    title: str
+
+
+@shelf.model
+class Folder(Entity):
+    id: int | None = None
+    main: Document | None = None
+    documents: list[Document] = []
 
 
 @shelf.model

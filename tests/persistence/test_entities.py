@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from tests.persistence.library import (
     Counter,
     CreateAuthor,
     CreateBook,
+    Document,
     FindBook,
+    Folder,
     Increment,
     Isbn,
     ListBooks,
@@ -536,6 +539,38 @@ def test_a_list_or_dict_changed_in_place_is_written() -> None:
         assert loaded.tags == ["a", "b"]
         assert loaded.settings == {"theme": {"dark": True}}
         assert [b.title for b in Series.load(series.id).books] == ["One", "Two"]
+
+
+def test_a_uuid_primary_key() -> None:
+    key = uuid.uuid4()
+    with transaction():
+        created = Document.create(id=key, title="Draft")
+        assert created.id == key
+    with transaction():
+        loaded = Document.load(key)
+        assert loaded.id == key and loaded.title == "Draft"
+        assert Document.load(str(key)) is loaded
+        assert Document.find_by(title="Draft") is loaded
+        loaded.title = "Final"
+    with transaction():
+        assert Document.load(key).title == "Final"
+        Document.load(key).hard_delete()
+    with transaction():
+        assert not Document.exists(key)
+
+
+def test_associations_to_records_with_a_uuid_key() -> None:
+    with transaction():
+        first = Document.create(id=uuid.uuid4(), title="First")
+        second = Document.create(id=uuid.uuid4(), title="Second")
+        folder = Folder.create(main=first, documents=[first, second])
+    with transaction():
+        loaded = Folder.load(folder.id)
+        assert loaded.main is not None and loaded.main.id == first.id and loaded.main.title == "First"
+        assert [d.title for d in loaded.documents] == ["First", "Second"]
+        assert loaded.documents[0] is loaded.main
+        assert Folder.find_by(main=loaded.main) is loaded
+        assert Folder.find_by(main=first.id) is loaded
 
 
 def test_a_record_read_but_not_changed_is_not_written() -> None:

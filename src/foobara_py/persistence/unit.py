@@ -166,17 +166,18 @@ def _row_of(unit: UnitOfWork, record: Entity) -> Ops[Row]:
     for name, column in table.columns.items():
         value = values.get(name)
         if name in links and value is not None:
-            if links[name][1]:
+            target, many = links[name]
+            if many:
                 keys = []
                 for item in value:
                     if not item.is_persisted:
                         yield from _insert(unit, item)
-                    keys.append(item.primary_key)
+                    keys.append(_stored_key(target, item.primary_key))
                 value = keys
             else:
                 if not value.is_persisted:
                     yield from _insert(unit, value)
-                value = value.primary_key
+                value = _stored_key(target, value.primary_key)
         elif column.kind == "json" and value is not None:
             value = stored_json(value, name in secrets)
         row[name] = value
@@ -195,6 +196,8 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
     for name, target, many in table.extra["references"]:
         value = values.get(name)
         if value is not None:
+            if target.__foobara_key_type__ is None:  # a key kept as JSON, read back as its type
+                value = [_key(target, k) for k in value] if many else _key(target, value)
             values[name] = [target._reference(k, unit) for k in value] if many else target._reference(value, unit)
     for name, adapter in table.extra["json"]:
         value = values.get(name)
@@ -239,9 +242,10 @@ def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
     except BaseException:
         record.__pydantic_private__ = {"_foobara": state}
         raise
+    row[table.primary_key] = key
+    key = _key(entity, key)
     record.__dict__[table.primary_key] = key
     record.__pydantic_fields_set__.add(table.primary_key)
-    row[table.primary_key] = key
     placeholder.original = row
     unit.identity[(entity, key)] = record
     if table.extra["mutable"]:
@@ -279,7 +283,16 @@ def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing
             wanted.append(key)
     rows: dict[Any, Row] = {}
     if wanted:
-        rows = yield (store_for(entity), "get_many", (table_of(entity), list(dict.fromkeys(wanted))))
+        table = table_of(entity)
+        if table.key_kind == "json":  # keys the store keeps as JSON (a UUID as its text)
+            stored = yield (
+                store_for(entity),
+                "get_many",
+                (table, [_stored_key(entity, k) for k in dict.fromkeys(wanted)]),
+            )
+            rows = {_key(entity, k): row for k, row in stored.items()}
+        else:
+            rows = yield (store_for(entity), "get_many", (table, list(dict.fromkeys(wanted))))
     found: list[E] = []
     for key in keys:
         row = rows.get(key)
@@ -293,6 +306,13 @@ def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing
         elif not missing_ok:
             raise NotFoundError(entity, key)
     return found
+
+
+def _stored_key(entity: type[Entity], key: Any) -> Any:
+    """A primary key as the store keeps it: records and the identity map hold it as its type."""
+    if entity.__foobara_key_type__ is not None or table_of(entity).key_kind != "json":
+        return key
+    return stored_json(key, False)  # a UUID as its text
 
 
 def _castable_keys(entity: type[Entity], keys: Sequence[Any], missing_ok: bool) -> list[Any]:
@@ -321,7 +341,7 @@ def _criteria(entity: type[Entity], criteria: Mapping[str, Any]) -> Row:
         if name not in fields:
             raise TypeError(f"{entity.__name__} has no attribute {name!r}")
         if name in links and isinstance(value, Entity):
-            value = value.primary_key
+            value = _stored_key(type(value), value.primary_key)
         elif table_of(entity).columns[name].kind == "json" and value is not None:
             value = stored_json(value, name in table_of(entity).extra["secrets"])
         stored[name] = value
@@ -332,7 +352,7 @@ def find(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any], limit: 
     yield from flush(unit)
     table = table_of(entity)
     rows = yield (store_for(entity), "find", (table, _criteria(entity, criteria), limit))
-    return [_materialize(unit, entity, row[table.primary_key], row) for row in rows]
+    return [_materialize(unit, entity, _key(entity, row[table.primary_key]), row) for row in rows]
 
 
 def count(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any]) -> Ops[int]:
@@ -350,7 +370,8 @@ def delete(unit: UnitOfWork, record: Entity) -> Ops[None]:
     entity = type(record)
     unit.dirty.pop(id(record), None)
     yield from _flush_record(unit, record)
-    yield (store_for(entity), "delete", (table_of(entity), record.primary_key, state.original))
+    table = table_of(entity)
+    yield (store_for(entity), "delete", (table, _stored_key(entity, record.primary_key), state.original))
     state.deleted = True
     unit.identity.pop((entity, record.primary_key), None)
 
@@ -363,7 +384,8 @@ def _flush_record(unit: UnitOfWork, record: Entity) -> Ops[None]:
     changes = {name: value for name, value in row.items() if state.original.get(name) != value}
     if changes:
         table: Table = table_of(type(record))
-        yield (store_for(type(record)), "update", (table, record.primary_key, changes, state.original))
+        key = _stored_key(type(record), record.primary_key)
+        yield (store_for(type(record)), "update", (table, key, changes, state.original))
         state.original = row
 
 
