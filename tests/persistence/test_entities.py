@@ -26,6 +26,7 @@ from tests.persistence.library import (
     Counter,
     CreateAuthor,
     CreateBook,
+    CreateBookInputs,
     Document,
     FindBook,
     Folder,
@@ -589,3 +590,22 @@ def test_a_record_read_but_not_changed_is_not_written() -> None:
     # Had this block written its unchanged record, it would have conflicted (or undone "Bea").
     with transaction():
         assert Member.load(member.id).name == "Bea"
+
+
+def test_a_new_record_given_to_a_run_that_failed_is_still_new() -> None:
+    class CreateOrRefuse(Command[CreateBookInputs, Book]):
+        possible_errors = ["no_copies"]
+
+        def execute(self) -> Book:
+            book = Book.create(**dict(self.inputs))  # creates the author too
+            if not book.copies:
+                self.add_runtime_error("no_copies", "A book needs copies")
+            return book
+
+    author = Author(name="Ann Leckie")
+    assert CreateOrRefuse.run(title="Ancillary Justice", author=author).error_keys == ["runtime.no_copies"]
+    assert not author.is_persisted and author.id is None  # rolled back: it was never stored
+    book = CreateOrRefuse.run(title="Ancillary Justice", copies=1, author=author).unwrap()
+    with transaction():
+        assert Book.load(book.id).author.name == "Ann Leckie"  # type: ignore[union-attr]
+        assert Author.count() == 1

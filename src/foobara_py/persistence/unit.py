@@ -49,7 +49,7 @@ class UnitOfWork:
     """One transaction over every store its records live in. Store sessions are opened when
     first needed; the commit writes the changed records and commits each session."""
 
-    __slots__ = ("dirty", "identity", "is_async", "open", "sessions", "watched")
+    __slots__ = ("dirty", "identity", "inserted", "is_async", "open", "sessions", "watched")
 
     def __init__(self, is_async: bool) -> None:
         self.is_async = is_async
@@ -59,6 +59,8 @@ class UnitOfWork:
         self.dirty: dict[int, Entity] = {}
         # Records with attributes a run may change in place, without assigning: every flush looks at them.
         self.watched: list[Entity] = []
+        # Records this transaction inserted, with the key each had: new again if it rolls back.
+        self.inserted: list[tuple[Entity, Any]] = []
 
     # The transaction protocol (see foobara_py.transactions)
 
@@ -73,6 +75,7 @@ class UnitOfWork:
         self.sessions = {}
         self.dirty = {}
         self.watched = []
+        self.inserted = []
         # Records keep their state (an outcome's result is read after the run); references not
         # loaded by now cannot be loaded any more.
         self.identity = {}
@@ -244,6 +247,7 @@ def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
         raise
     row[table.primary_key] = key
     key = _key(entity, key)
+    unit.inserted.append((record, record.__dict__.get(table.primary_key)))
     record.__dict__[table.primary_key] = key
     record.__pydantic_fields_set__.add(table.primary_key)
     placeholder.original = row
@@ -416,6 +420,9 @@ def _rollback(unit: UnitOfWork) -> Ops[None]:
             yield (store, "rollback", ())
         except Exception as exc:  # the other stores must still roll back
             problems.append(exc)
+    for record, key in unit.inserted:  # never stored: a later run may store them
+        record.__pydantic_private__ = {"_foobara": None}
+        record.__dict__[type(record).__primary_key__] = key
     unit._close()
     if problems:
         raise problems[0]
