@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -609,3 +610,44 @@ def test_a_new_record_given_to_a_run_that_failed_is_still_new() -> None:
     with transaction():
         assert Book.load(book.id).author.name == "Ann Leckie"  # type: ignore[union-attr]
         assert Author.count() == 1
+
+
+def _written_or_refused(written: tuple[int, int], refused: BaseException | None) -> None:
+    """A block whose failed statement was caught either commits all of its writes or none, saying so."""
+    if refused is None:
+        assert written == (7, 2)
+    else:
+        assert isinstance(refused, persistence.StoreError) and "cannot commit" in str(refused)
+        assert written == (1, 1)
+
+
+def test_a_caught_store_error_never_loses_the_transactions_writes_silently() -> None:
+    with transaction():
+        book = Book.create(title="One", copies=1)
+    refused = None
+    try:
+        with transaction():
+            Book.load(book.id).copies = 7
+            Book.create(title="Two")
+            with contextlib.suppress(persistence.StoreError):  # PostgreSQL refuses it; the others compare
+                Book.find_all_by(copies="abc")
+    except persistence.StoreError as error:
+        refused = error
+    with transaction():
+        _written_or_refused((Book.load(book.id).copies, Book.count()), refused)
+
+
+async def test_a_caught_store_error_never_loses_an_async_transactions_writes_silently() -> None:
+    async with transaction():
+        book = await Book.acreate(title="One", copies=1)
+    refused = None
+    try:
+        async with transaction():
+            (await Book.aload(book.id)).copies = 7
+            await Book.acreate(title="Two")
+            with contextlib.suppress(persistence.StoreError):  # PostgreSQL refuses it; the others compare
+                await Book.afind_all_by(copies="abc")
+    except persistence.StoreError as error:
+        refused = error
+    async with transaction():
+        _written_or_refused(((await Book.aload(book.id)).copies, await Book.acount()), refused)
