@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from foobara_py import AsyncCommand, Command, Domain, Entity, Organization
 
@@ -36,6 +38,32 @@ class Series(Entity):
 class Isbn(Entity, primary_key="code"):
     code: str
     book: Book
+
+
+@shelf.model
+class Member(Entity):
+    """A secret, and attributes a run may change in place."""
+
+    id: int | None = None
+    name: str
+    password: SecretStr
+    tags: list[str] = []
+    settings: dict[str, Any] = {}
+
+
+@shelf.model
+class Document(Entity):
+    """A primary key that is neither an integer nor a string."""
+
+    id: uuid.UUID
+    title: str
+
+
+@shelf.model
+class Folder(Entity):
+    id: int | None = None
+    main: Document | None = None
+    documents: list[Document] = []
 
 
 @shelf.model

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,14 @@ from tests.persistence.library import (
     Counter,
     CreateAuthor,
     CreateBook,
+    CreateBookInputs,
+    Document,
     FindBook,
+    Folder,
     Increment,
     Isbn,
     ListBooks,
+    Member,
     Series,
 )
 
@@ -494,3 +500,154 @@ async def test_a_sync_subcommand_of_an_async_command_joins_its_transaction_or_sa
         await ShelveThenFind.run()
     async with transaction():
         assert await Book.acount() == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Defects found in review
+
+
+def test_a_key_that_cannot_be_a_key_is_a_missing_record() -> None:
+    with transaction():
+        with pytest.raises(NotFoundError, match="Could not find Test::Shelf::Book for 'abc'"):
+            Book.load("abc")
+        with pytest.raises(NotFoundError):
+            Book.load_many([1, "abc"])
+        assert Book.exists("abc") is False
+
+
+def test_a_secret_attribute_is_stored_as_it_is_and_found_by() -> None:
+    with transaction():
+        member = Member.create(name="Ann", password="hunter2")
+    with transaction():
+        loaded = Member.load(member.id)
+        assert loaded.password.get_secret_value() == "hunter2"
+        assert Member.find_by(password="hunter2") is loaded
+        assert Member.find_by(password="**********") is None
+        assert "hunter2" not in repr(loaded)
+
+
+def test_a_list_or_dict_changed_in_place_is_written() -> None:
+    with transaction():
+        member = Member.create(name="Ann", password="x", tags=["a"], settings={"theme": {"dark": False}})
+        first = Book.create(title="One")
+        series = Series.create(name="Earthsea", books=[first])
+    with transaction():
+        loaded = Member.load(member.id)
+        loaded.tags.append("b")
+        loaded.settings["theme"]["dark"] = True
+        Series.load(series.id).books.append(Book.create(title="Two"))
+    with transaction():
+        loaded = Member.load(member.id)
+        assert loaded.tags == ["a", "b"]
+        assert loaded.settings == {"theme": {"dark": True}}
+        assert [b.title for b in Series.load(series.id).books] == ["One", "Two"]
+
+
+def test_a_uuid_primary_key() -> None:
+    key = uuid.uuid4()
+    with transaction():
+        created = Document.create(id=key, title="Draft")
+        assert created.id == key
+    with transaction():
+        loaded = Document.load(key)
+        assert loaded.id == key and loaded.title == "Draft"
+        assert Document.load(str(key)) is loaded
+        assert Document.find_by(title="Draft") is loaded
+        loaded.title = "Final"
+    with transaction():
+        assert Document.load(key).title == "Final"
+        Document.load(key).hard_delete()
+    with transaction():
+        assert not Document.exists(key)
+
+
+def test_associations_to_records_with_a_uuid_key() -> None:
+    with transaction():
+        first = Document.create(id=uuid.uuid4(), title="First")
+        second = Document.create(id=uuid.uuid4(), title="Second")
+        folder = Folder.create(main=first, documents=[first, second])
+    with transaction():
+        loaded = Folder.load(folder.id)
+        assert loaded.main is not None and loaded.main.id == first.id and loaded.main.title == "First"
+        assert [d.title for d in loaded.documents] == ["First", "Second"]
+        assert loaded.documents[0] is loaded.main
+        assert Folder.find_by(main=loaded.main) is loaded
+        assert Folder.find_by(main=first.id) is loaded
+
+
+def test_a_record_read_but_not_changed_is_not_written() -> None:
+    with transaction():
+        member = Member.create(name="Ann", password="x", tags=["a"], settings={"theme": {"dark": False}})
+
+    def change_it_meanwhile() -> None:
+        with transaction():
+            Member.load(member.id).name = "Bea"
+
+    with transaction():
+        assert Member.load(member.id).settings == {"theme": {"dark": False}}
+        writer = threading.Thread(target=change_it_meanwhile)
+        writer.start()
+        writer.join()
+    # Had this block written its unchanged record, it would have conflicted (or undone "Bea").
+    with transaction():
+        assert Member.load(member.id).name == "Bea"
+
+
+def test_a_new_record_given_to_a_run_that_failed_is_still_new() -> None:
+    class CreateOrRefuse(Command[CreateBookInputs, Book]):
+        possible_errors = ["no_copies"]
+
+        def execute(self) -> Book:
+            book = Book.create(**dict(self.inputs))  # creates the author too
+            if not book.copies:
+                self.add_runtime_error("no_copies", "A book needs copies")
+            return book
+
+    author = Author(name="Ann Leckie")
+    assert CreateOrRefuse.run(title="Ancillary Justice", author=author).error_keys == ["runtime.no_copies"]
+    assert not author.is_persisted and author.id is None  # rolled back: it was never stored
+    book = CreateOrRefuse.run(title="Ancillary Justice", copies=1, author=author).unwrap()
+    with transaction():
+        assert Book.load(book.id).author.name == "Ann Leckie"  # type: ignore[union-attr]
+        assert Author.count() == 1
+
+
+def _written_or_refused(written: tuple[int, int], refused: BaseException | None) -> None:
+    """A block whose failed statement was caught either commits all of its writes or none, saying so."""
+    if refused is None:
+        assert written == (7, 2)
+    else:
+        assert isinstance(refused, persistence.StoreError) and "cannot commit" in str(refused)
+        assert written == (1, 1)
+
+
+def test_a_caught_store_error_never_loses_the_transactions_writes_silently() -> None:
+    with transaction():
+        book = Book.create(title="One", copies=1)
+    refused = None
+    try:
+        with transaction():
+            Book.load(book.id).copies = 7
+            Book.create(title="Two")
+            with contextlib.suppress(persistence.StoreError):  # PostgreSQL refuses it; the others compare
+                Book.find_all_by(copies="abc")
+    except persistence.StoreError as error:
+        refused = error
+    with transaction():
+        _written_or_refused((Book.load(book.id).copies, Book.count()), refused)
+
+
+async def test_a_caught_store_error_never_loses_an_async_transactions_writes_silently() -> None:
+    async with transaction():
+        book = await Book.acreate(title="One", copies=1)
+    refused = None
+    try:
+        async with transaction():
+            (await Book.aload(book.id)).copies = 7
+            await Book.acreate(title="Two")
+            with contextlib.suppress(persistence.StoreError):  # PostgreSQL refuses it; the others compare
+                await Book.afind_all_by(copies="abc")
+    except persistence.StoreError as error:
+        refused = error
+    async with transaction():
+        _written_or_refused(((await Book.aload(book.id)).copies, await Book.acount()), refused)

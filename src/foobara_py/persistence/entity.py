@@ -16,12 +16,22 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, TypeAdapter, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    SecretBytes,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from ..errors import FoobaraError, FrameworkUsageError, to_sentence
+from ..jsonable import holds_secret
 from ..naming import underscore
-from ..types import Model
+from ..types import Model, field_nodes
 from .store import Column, ColumnKind, Table
 
 if TYPE_CHECKING:
@@ -456,6 +466,17 @@ def table_of(entity: type[Entity]) -> Table:
             references.append((name, association[0], association[1]))
         elif columns[name].kind == "json":
             json_adapters.append((name, TypeAdapter[Any](info.annotation)))  # type: ignore[arg-type]
+    # JSON columns whose values a run may change in place (`record.tags.append(...)`): each flush
+    # compares them with the row as read.
+    mutable = tuple(
+        name
+        for name, column in columns.items()
+        if column.kind == "json" and _may_change_in_place(entity.model_fields[name].annotation)
+    )
+    # JSON columns whose values hold secrets: stored as they are (pydantic would write "**********").
+    secrets = frozenset(
+        name for name, node in field_nodes(entity).items() if columns[name].kind == "json" and holds_secret(node)
+    )
     key_column = columns[entity.__primary_key__]
     columns[entity.__primary_key__] = Column(key_column.name, key_column.kind, False)
     table = Table(
@@ -466,10 +487,37 @@ def table_of(entity: type[Entity]) -> Table:
         generated_key=key_column.kind == "integer",
         key_kind=key_column.kind,
         # How a stored row becomes a record's values (see unit._materialize).
-        extra={"references": tuple(references), "json": tuple(json_adapters)},
+        extra={"references": tuple(references), "json": tuple(json_adapters), "secrets": secrets, "mutable": mutable},
     )
     entity.__foobara_table__ = table
     return table
+
+
+def _may_change_in_place(annotation: Any) -> bool:
+    annotation = _without_none(annotation)
+    if get_origin(annotation) is typing.Annotated:
+        annotation = get_args(annotation)[0]
+    if not isinstance(annotation, type):
+        return True  # list[str], dict[str, Any], a union, Any...
+    return issubclass(annotation, (BaseModel, list, dict, set, bytearray))
+
+
+def stored_json(value: Any, revealed: bool) -> Any:
+    """A value of a JSON column as its store keeps it; `revealed`: with its secrets (which
+    pydantic would write as "**********")."""
+    return to_jsonable_python(_revealed(value) if revealed else value)
+
+
+def _revealed(value: Any) -> Any:
+    if isinstance(value, (SecretStr, SecretBytes)):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _revealed(value.__dict__.get(name)) for name in type(value).model_fields}
+    if isinstance(value, Mapping):
+        return {key: _revealed(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_revealed(item) for item in value]
+    return value
 
 
 def table_name(entity: type[Entity]) -> str:

@@ -577,7 +577,7 @@ class SqlSession:
     driver opens it at the first write; psycopg is told to, by autocommit until then), so a session
     that only read has nothing to commit."""
 
-    __slots__ = ("_conn", "_creating", "_db", "_reading", "_wrote", "store")
+    __slots__ = ("_aborted", "_conn", "_creating", "_db", "_reading", "_wrote", "store")
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
@@ -586,6 +586,7 @@ class SqlSession:
         self._creating: list[_Mapped] = []  # tables created in this transaction: known to exist once it commits
         self._wrote = False
         self._reading = False  # PostgreSQL: in autocommit mode, no write yet
+        self._aborted: StoreError | None = None  # see _failed_statement
 
     def _checkout(self) -> Any:
         conn = self.store._raw_connect()
@@ -621,6 +622,8 @@ class SqlSession:
                     if fresh and attempt == 1:  # a pooled connection the server dropped
                         self._end(None)
                         continue
+                if self._wrote and not self._reading:
+                    self._aborted = _failed_statement(store, problem)
                 raise problem from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -673,6 +676,10 @@ class SqlSession:
         db = self._db
         if db is None:
             return
+        if self._aborted is not None:
+            aborted, self._aborted = self._aborted, None
+            self._end(db.rollback)
+            raise aborted
         if self._wrote:
             try:
                 db.commit()
@@ -690,6 +697,7 @@ class SqlSession:
         self._end(None)
 
     def rollback(self) -> None:
+        self._aborted = None
         db = self._db
         if db is not None:
             self._end(db.rollback if self._wrote else None)
@@ -699,13 +707,14 @@ class SqlAsyncSession:
     """`SqlSession` for async code: the same statements, run through SQLAlchemy's async connection
     (whose transaction begins with the first statement)."""
 
-    __slots__ = ("_conn", "_creating", "_wrote", "store")
+    __slots__ = ("_aborted", "_conn", "_creating", "_wrote", "store")
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
         self._conn: AsyncConnection | None = None
         self._creating: list[_Mapped] = []
         self._wrote = False
+        self._aborted: StoreError | None = None  # see _failed_statement
 
     async def _call(self, op: Callable[..., Any], table: Table, *args: Any) -> Any:
         if op in _WRITES:
@@ -724,6 +733,8 @@ class SqlAsyncSession:
                 if fresh and attempt == 1 and _stale(error):
                     await self._end(conn.rollback)
                     continue
+                if self._wrote:
+                    self._aborted = _failed_statement(self.store, problem)
                 raise problem from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -765,6 +776,10 @@ class SqlAsyncSession:
         conn = self._conn
         if conn is None:
             return
+        if self._aborted is not None:
+            aborted, self._aborted = self._aborted, None
+            await self._end(conn.rollback)
+            raise aborted
         if self._wrote:  # else closing ends the reads' transaction: a round trip (or thread hop) less
             try:
                 await conn.commit()
@@ -779,9 +794,23 @@ class SqlAsyncSession:
         await self._end(None)
 
     async def rollback(self) -> None:
+        self._aborted = None
         conn = self._conn
         if conn is not None:
             await self._end(conn.rollback)
+
+
+def _failed_statement(store: SqlStore, problem: Exception) -> StoreError | None:
+    """What the commit of a transaction with writes raises after one of its statements failed
+    (and was caught): PostgreSQL has aborted such a transaction, and its COMMIT silently rolls
+    back, so the writes would be lost without a word. SQLite keeps them: None."""
+    if store.dialect != "postgresql":
+        return None
+    return StoreError(
+        f"The store {store.url} cannot commit: a statement of this transaction failed ({problem}), "
+        "and PostgreSQL keeps none of the transaction's writes after that",
+        store=store.url,
+    )
 
 
 def _stale(error: BaseException) -> bool:

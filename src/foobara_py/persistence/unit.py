@@ -8,6 +8,7 @@ rollback of Command and AsyncCommand runs, share these generators.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import typing
 from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -15,7 +16,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import to_jsonable_python
 
 from .. import transactions
 from ..errors import FoobaraError, FrameworkUsageError
@@ -28,6 +28,7 @@ from .entity import (
     RecordState,
     association_of,
     associations,
+    stored_json,
     table_of,
 )
 from .store import Row, Store
@@ -48,7 +49,7 @@ class UnitOfWork:
     """One transaction over every store its records live in. Store sessions are opened when
     first needed; the commit writes the changed records and commits each session."""
 
-    __slots__ = ("dirty", "identity", "is_async", "open", "sessions")
+    __slots__ = ("dirty", "identity", "inserted", "is_async", "open", "sessions", "watched")
 
     def __init__(self, is_async: bool) -> None:
         self.is_async = is_async
@@ -56,6 +57,10 @@ class UnitOfWork:
         self.sessions: dict[Store, Any] = {}
         self.identity: dict[tuple[type[Entity], Any], Entity] = {}
         self.dirty: dict[int, Entity] = {}
+        # Records with attributes a run may change in place, without assigning: every flush looks at them.
+        self.watched: list[Entity] = []
+        # Records this transaction inserted, with the key each had: new again if it rolls back.
+        self.inserted: list[tuple[Entity, Any]] = []
 
     # The transaction protocol (see foobara_py.transactions)
 
@@ -69,6 +74,8 @@ class UnitOfWork:
         self.open = False
         self.sessions = {}
         self.dirty = {}
+        self.watched = []
+        self.inserted = []
         # Records keep their state (an outcome's result is read after the run); references not
         # loaded by now cannot be loaded any more.
         self.identity = {}
@@ -157,23 +164,25 @@ def _row_of(unit: UnitOfWork, record: Entity) -> Ops[Row]:
     table = table_of(type(record))
     links = associations(type(record))
     values = record.__dict__
+    secrets = table.extra["secrets"]
     row: Row = {}
     for name, column in table.columns.items():
         value = values.get(name)
         if name in links and value is not None:
-            if links[name][1]:
+            target, many = links[name]
+            if many:
                 keys = []
                 for item in value:
                     if not item.is_persisted:
                         yield from _insert(unit, item)
-                    keys.append(item.primary_key)
+                    keys.append(_stored_key(target, item.primary_key))
                 value = keys
             else:
                 if not value.is_persisted:
                     yield from _insert(unit, value)
-                value = value.primary_key
+                value = _stored_key(target, value.primary_key)
         elif column.kind == "json" and value is not None:
-            value = to_jsonable_python(value)
+            value = stored_json(value, name in secrets)
         row[name] = value
     return row
 
@@ -190,11 +199,16 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
     for name, target, many in table.extra["references"]:
         value = values.get(name)
         if value is not None:
+            if target.__foobara_key_type__ is None:  # a key kept as JSON, read back as its type
+                value = [_key(target, k) for k in value] if many else _key(target, value)
             values[name] = [target._reference(k, unit) for k in value] if many else target._reference(value, unit)
     for name, adapter in table.extra["json"]:
         value = values.get(name)
         if value is not None:
             values[name] = adapter.validate_python(value)
+    mutable = table.extra["mutable"]
+    if mutable:  # the row as read must not share what the record's values may change in place
+        row = {**row, **{name: copy.deepcopy(row.get(name)) for name in mutable}}
     state = RecordState(unit, True, True, row)
     record = known if known is not None else entity.__new__(entity)
     object.__setattr__(record, "__dict__", values)
@@ -203,6 +217,8 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
     object.__setattr__(record, "__pydantic_private__", {"_foobara": state})
     if known is None:
         unit.identity[(entity, key)] = record
+    if mutable:
+        unit.watched.append(record)
     return record  # type: ignore[return-value]
 
 
@@ -229,11 +245,15 @@ def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
     except BaseException:
         record.__pydantic_private__ = {"_foobara": state}
         raise
+    row[table.primary_key] = key
+    key = _key(entity, key)
+    unit.inserted.append((record, record.__dict__.get(table.primary_key)))
     record.__dict__[table.primary_key] = key
     record.__pydantic_fields_set__.add(table.primary_key)
-    row[table.primary_key] = key
     placeholder.original = row
     unit.identity[(entity, key)] = record
+    if table.extra["mutable"]:
+        unit.watched.append(record)
 
 
 def create(unit: UnitOfWork, entity: type[E], attributes: Mapping[str, Any]) -> Ops[E]:
@@ -255,7 +275,10 @@ def _key(entity: type[Entity], key: Any) -> Any:
 
 def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing_ok: bool = False) -> Ops[list[E]]:
     """The records with these keys, loading in one query those this unit has not loaded."""
-    keys = [_key(entity, key) for key in keys]
+    try:
+        keys = [_key(entity, key) for key in keys]
+    except ValidationError:
+        keys = _castable_keys(entity, keys, missing_ok)
     wanted = []
     for key in keys:
         known = unit.identity.get((entity, key))
@@ -264,7 +287,16 @@ def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing
             wanted.append(key)
     rows: dict[Any, Row] = {}
     if wanted:
-        rows = yield (store_for(entity), "get_many", (table_of(entity), list(dict.fromkeys(wanted))))
+        table = table_of(entity)
+        if table.key_kind == "json":  # keys the store keeps as JSON (a UUID as its text)
+            stored = yield (
+                store_for(entity),
+                "get_many",
+                (table, [_stored_key(entity, k) for k in dict.fromkeys(wanted)]),
+            )
+            rows = {_key(entity, k): row for k, row in stored.items()}
+        else:
+            rows = yield (store_for(entity), "get_many", (table, list(dict.fromkeys(wanted))))
     found: list[E] = []
     for key in keys:
         row = rows.get(key)
@@ -280,6 +312,26 @@ def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing
     return found
 
 
+def _stored_key(entity: type[Entity], key: Any) -> Any:
+    """A primary key as the store keeps it: records and the identity map hold it as its type."""
+    if entity.__foobara_key_type__ is not None or table_of(entity).key_kind != "json":
+        return key
+    return stored_json(key, False)  # a UUID as its text
+
+
+def _castable_keys(entity: type[Entity], keys: Sequence[Any], missing_ok: bool) -> list[Any]:
+    """The keys that can be keys of the entity: no record has one that cannot (`NotFoundError`,
+    or left out when missing records are fine)."""
+    castable = []
+    for key in keys:
+        try:
+            castable.append(_key(entity, key))
+        except ValidationError:
+            if not missing_ok:
+                raise NotFoundError(entity, key) from None
+    return castable
+
+
 def load_one(unit: UnitOfWork, entity: type[E], key: Any) -> Ops[E]:
     found = yield from load_keys(unit, entity, [key])
     return found[0]
@@ -293,9 +345,9 @@ def _criteria(entity: type[Entity], criteria: Mapping[str, Any]) -> Row:
         if name not in fields:
             raise TypeError(f"{entity.__name__} has no attribute {name!r}")
         if name in links and isinstance(value, Entity):
-            value = value.primary_key
+            value = _stored_key(type(value), value.primary_key)
         elif table_of(entity).columns[name].kind == "json" and value is not None:
-            value = to_jsonable_python(value)
+            value = stored_json(value, name in table_of(entity).extra["secrets"])
         stored[name] = value
     return stored
 
@@ -304,7 +356,7 @@ def find(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any], limit: 
     yield from flush(unit)
     table = table_of(entity)
     rows = yield (store_for(entity), "find", (table, _criteria(entity, criteria), limit))
-    return [_materialize(unit, entity, row[table.primary_key], row) for row in rows]
+    return [_materialize(unit, entity, _key(entity, row[table.primary_key]), row) for row in rows]
 
 
 def count(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any]) -> Ops[int]:
@@ -322,7 +374,8 @@ def delete(unit: UnitOfWork, record: Entity) -> Ops[None]:
     entity = type(record)
     unit.dirty.pop(id(record), None)
     yield from _flush_record(unit, record)
-    yield (store_for(entity), "delete", (table_of(entity), record.primary_key, state.original))
+    table = table_of(entity)
+    yield (store_for(entity), "delete", (table, _stored_key(entity, record.primary_key), state.original))
     state.deleted = True
     unit.identity.pop((entity, record.primary_key), None)
 
@@ -335,12 +388,15 @@ def _flush_record(unit: UnitOfWork, record: Entity) -> Ops[None]:
     changes = {name: value for name, value in row.items() if state.original.get(name) != value}
     if changes:
         table: Table = table_of(type(record))
-        yield (store_for(type(record)), "update", (table, record.primary_key, changes, state.original))
+        key = _stored_key(type(record), record.primary_key)
+        yield (store_for(type(record)), "update", (table, key, changes, state.original))
         state.original = row
 
 
 def flush(unit: UnitOfWork) -> Ops[None]:
     """Write the records changed since the last flush (before a query, and at the commit)."""
+    for record in unit.watched:
+        unit.dirty[id(record)] = record
     while unit.dirty:
         _, record = unit.dirty.popitem()
         yield from _flush_record(unit, record)
@@ -364,6 +420,9 @@ def _rollback(unit: UnitOfWork) -> Ops[None]:
             yield (store, "rollback", ())
         except Exception as exc:  # the other stores must still roll back
             problems.append(exc)
+    for record, key in unit.inserted:  # never stored: a later run may store them
+        record.__pydantic_private__ = {"_foobara": None}
+        record.__dict__[type(record).__primary_key__] = key
     unit._close()
     if problems:
         raise problems[0]
