@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from . import transactions
 from .errors import FoobaraError, FrameworkUsageError
 from .outcome import Outcome
-from .persistence.unit import load_entity_inputs
+from .persistence.unit import entities_in, load_entity_inputs, load_entity_result
 
 if TYPE_CHECKING:
     from .callbacks import CallbackSet
@@ -146,6 +146,10 @@ def _has_entity_inputs(cls: type[CommandBase[Any, Any]]) -> bool:
     return cls.spec.entity_inputs
 
 
+def _has_entity_result(cls: type[CommandBase[Any, Any]]) -> bool:
+    return cls.spec.result_node is not None and bool(entities_in(cls.spec.result_node))
+
+
 def _always(cls: type[CommandBase[Any, Any]]) -> bool:
     return True
 
@@ -197,6 +201,7 @@ STEPS: list[Step] = [
     Step(Transition.VALIDATE_RECORDS, "validate_records", _hook("validate_records"), _overrides("validate_records")),
     Step(Transition.VALIDATE, "validate", _hook("validate"), _overrides("validate")),
     Step(Transition.RUN_EXECUTE, "run_execute", _run_execute, _always),
+    Step(Transition.COMMIT_TRANSACTION, "load_entity_result", load_entity_result, _has_entity_result),
     Step(Transition.COMMIT_TRANSACTION, "commit_transactions", transactions.commit, _has_transactions),
 ]
 _plans_changed: list[Callable[[], None]] = []

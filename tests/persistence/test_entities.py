@@ -22,6 +22,7 @@ from tests.persistence.library import (
     AIncrement,
     Author,
     Book,
+    BookInputs,
     BorrowBook,
     CountCopies,
     Counter,
@@ -617,7 +618,8 @@ def _written_or_refused(written: tuple[int, int], refused: BaseException | None)
     if refused is None:
         assert written == (7, 2)
     else:
-        assert isinstance(refused, persistence.StoreError) and "cannot commit" in str(refused)
+        assert isinstance(refused, persistence.StoreError)
+        assert "cannot commit" in str(refused) or "transaction is aborted" in str(refused)
         assert written == (1, 1)
 
 
@@ -629,8 +631,9 @@ def test_a_caught_store_error_never_loses_the_transactions_writes_silently() -> 
         with transaction():
             Book.load(book.id).copies = 7
             Book.create(title="Two")
-            with contextlib.suppress(persistence.StoreError):  # PostgreSQL refuses it; the others compare
-                Book.find_all_by(copies="abc")
+            Isbn.create(code="dup", book=book)
+            with contextlib.suppress(persistence.StoreError):  # a statement that fails (PostgreSQL aborts)
+                Isbn.create(code="dup", book=book)
     except persistence.StoreError as error:
         refused = error
     with transaction():
@@ -645,9 +648,47 @@ async def test_a_caught_store_error_never_loses_an_async_transactions_writes_sil
         async with transaction():
             (await Book.aload(book.id)).copies = 7
             await Book.acreate(title="Two")
-            with contextlib.suppress(persistence.StoreError):  # PostgreSQL refuses it; the others compare
-                await Book.afind_all_by(copies="abc")
+            await Isbn.acreate(code="dup", book=book)
+            with contextlib.suppress(persistence.StoreError):  # a statement that fails (PostgreSQL aborts)
+                await Isbn.acreate(code="dup", book=book)
     except persistence.StoreError as error:
         refused = error
     async with transaction():
         _written_or_refused(((await Book.aload(book.id)).copies, await Book.acount()), refused)
+
+
+def test_a_result_record_the_run_never_read_is_loaded_before_the_commit() -> None:
+    author = CreateAuthor.run(name="Octavia Butler").unwrap().id
+    book = CreateBook.run(title="Kindred", author=author).unwrap().id
+
+    class AuthorOf(Command[BookInputs, Author]):
+        def execute(self) -> Author:
+            return self.inputs.book.author  # type: ignore[return-value]  # a reference, never read here
+
+    outcome = AuthorOf.run(book=book)
+    assert outcome.to_dict()["result"] == {"id": author, "name": "Octavia Butler"}
+    assert outcome.unwrap().name == "Octavia Butler"
+
+
+def test_a_string_key_must_be_given() -> None:
+    class Ticket(Entity, primary_key="code"):
+        code: str | None = None  # only integer keys are generated
+        note: str = ""
+
+    class NoCode(Command[None, None]):
+        depends_on_entities = (Ticket,)
+
+        def execute(self) -> None:
+            Ticket.create(note="keyless")
+
+    outcome = NoCode.run()
+    assert outcome.error_keys == ["runtime.invalid_record"]
+    assert outcome.errors[0].message == "Invalid Ticket: Missing required attribute code"
+
+
+def test_criteria_are_read_as_the_attributes_type() -> None:
+    CreateBook.run(title="Three", copies=3)
+    with transaction():
+        assert [b.title for b in Book.find_all_by(copies="3")] == ["Three"]
+        with pytest.raises(persistence.InvalidRecordError, match="Cannot look for 'abc'"):
+            Book.find_by(copies="abc")

@@ -55,13 +55,18 @@ class InvalidRecordError(ValueError):
     """Attributes that do not fit the entity: refused before anything is written. In a command
     run it becomes the runtime error `invalid_record`, with Foobara's errors in its context."""
 
-    def __init__(self, entity: type[Entity], attributes: Mapping[str, Any], error: ValidationError) -> None:
+    def __init__(self, entity: type[Entity], errors: Sequence[FoobaraError]) -> None:
+        self.entity = entity
+        self.errors = list(errors)
+        super().__init__(f"Invalid {entity.entity_name()}: {to_sentence(e.message for e in self.errors)}")
+
+    @classmethod
+    def of(cls, entity: type[Entity], attributes: Mapping[str, Any], error: ValidationError) -> InvalidRecordError:
+        """pydantic's errors for these attributes, as Foobara's."""
         from ..types import node_for_model
         from ..validation import translate_errors
 
-        self.entity = entity
-        self.errors = translate_errors(node_for_model(entity), dict(attributes), error.errors())
-        super().__init__(f"Invalid {entity.entity_name()}: {to_sentence(e.message for e in self.errors)}")
+        return cls(entity, translate_errors(node_for_model(entity), dict(attributes), error.errors()))
 
     def to_foobara_error(self) -> FoobaraError:
         return FoobaraError(
@@ -209,7 +214,7 @@ class Entity(Model):
         try:
             super().__setattr__(name, value)
         except ValidationError as error:
-            raise InvalidRecordError(type(self), {name: value}, error) from None
+            raise InvalidRecordError.of(type(self), {name: value}, error) from None
         if state is not None and state.unit is not None and state.persisted:
             state.unit.dirty[id(self)] = self
 

@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .. import transactions
 from ..errors import FoobaraError, FrameworkUsageError
@@ -237,6 +237,17 @@ def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
     state = _state(record)
     if state is not None and state.persisted:
         return
+    if record.__dict__.get(table.primary_key) is None and not table.generated_key:
+        name = table.primary_key
+        missing = FoobaraError(
+            "missing_required_attribute",
+            f"Missing required attribute {name}",
+            "data",
+            (name,),
+            context={"attribute_name": name},
+            is_fatal=True,
+        )
+        raise InvalidRecordError(entity, [missing])  # only integer keys are generated
     placeholder = RecordState(unit, loaded=True, persisted=True, original=None)  # no cycles while rows are made
     record.__pydantic_private__ = {"_foobara": placeholder}
     try:
@@ -260,7 +271,7 @@ def create(unit: UnitOfWork, entity: type[E], attributes: Mapping[str, Any]) -> 
     try:
         record = entity(**attributes)
     except ValidationError as error:
-        raise InvalidRecordError(entity, attributes, error) from None
+        raise InvalidRecordError.of(entity, attributes, error) from None
     yield from _insert(unit, record)
     return record
 
@@ -346,10 +357,33 @@ def _criteria(entity: type[Entity], criteria: Mapping[str, Any]) -> Row:
             raise TypeError(f"{entity.__name__} has no attribute {name!r}")
         if name in links and isinstance(value, Entity):
             value = _stored_key(type(value), value.primary_key)
+        elif name not in links and table_of(entity).columns[name].kind != "json" and value is not None:
+            value = _criterion(entity, name, value)
         elif table_of(entity).columns[name].kind == "json" and value is not None:
             value = stored_json(value, name in table_of(entity).extra["secrets"])
         stored[name] = value
     return stored
+
+
+def _criterion(entity: type[Entity], name: str, value: Any) -> Any:
+    """A value to look for, as the attribute's type makes it (`"3"` for an integer is 3); one
+    the attribute could never hold is `InvalidRecordError`, not a store's error."""
+    adapters: dict[str, TypeAdapter[Any]] = table_of(entity).extra.setdefault("criteria", {})
+    adapter = adapters.get(name)
+    if adapter is None:
+        adapter = adapters[name] = TypeAdapter[Any](entity.model_fields[name].annotation)  # type: ignore[arg-type]
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        error = FoobaraError(
+            "cannot_cast",
+            f"Cannot look for {value!r} in {entity.__name__}.{name}",
+            "data",
+            (name,),
+            context={"value": value if not isinstance(value, (bytes, bytearray)) else repr(value)},
+            is_fatal=True,
+        )
+        raise InvalidRecordError(entity, [error]) from None
 
 
 def find(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any], limit: int | None) -> Ops[list[E]]:
@@ -559,3 +593,30 @@ def not_found_error(entity: type[Entity], key: Any, path: tuple[Any, ...]) -> Fo
         path,
         context={"entity_class": name, "criteria": key, "data_path": ".".join(str(part) for part in path)},
     )
+
+
+def load_entity_result(command: Any) -> Generator[Any, Any, None]:
+    """The load_entity_result step, before the commit: a record the result holds at its top (or
+    in a list or dict there) that the run never read is loaded now, so that the outcome shows its
+    attributes and can be read after the run."""
+    unit = current_unit()
+    if unit is None:
+        return
+    result = command.result
+    if isinstance(result, Entity):
+        records: Iterable[Any] = (result,)
+    elif isinstance(result, (list, tuple)):
+        records = result
+    elif isinstance(result, dict):
+        records = result.values()
+    else:
+        return
+    by_entity: dict[type[Entity], list[Any]] = {}
+    for record in records:
+        if isinstance(record, Entity):
+            state = _state(record)
+            if state is not None and not state.loaded and state.unit is unit:
+                by_entity.setdefault(type(record), []).append(record.primary_key)
+    driver = run_async if type(command).spec.is_async else run_sync
+    for entity, keys in by_entity.items():
+        yield partial(driver, unit, load_keys(unit, entity, keys, missing_ok=True))
