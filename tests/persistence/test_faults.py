@@ -23,9 +23,12 @@ def unreachable(request: pytest.FixtureRequest) -> Iterator[str]:
     [
         f"postgresql://librarian:s3cret-pw@127.0.0.1:{free_port()}/library",
         f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0",
+        # libpq takes the password in the query string too, and SQLAlchemy a password with a / or # unescaped
+        f"postgresql://127.0.0.1:{free_port()}/library?user=librarian&password=s3cret-pw",
+        f"postgresql://librarian:s3cret-pw/#x@127.0.0.1:{free_port()}/library",
     ],
     indirect=True,
-    ids=["postgresql", "redis"],
+    ids=["postgresql", "redis", "postgresql-query", "postgresql-unescaped"],
 )
 def test_a_store_that_is_down_gives_a_failed_outcome_naming_it(unreachable: str) -> None:
     persistence.configure(unreachable)

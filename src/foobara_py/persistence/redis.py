@@ -72,7 +72,6 @@ _CHUNK = 500  # hashes read per round trip while looking for a limited number of
 # of a connection's watched keys. Records loaded beyond it are checked when they are changed.
 _WATCH_LIMIT = 256
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
-_QUERY_PASSWORD = re.compile(r"(?<=[?&]password=)[^&#]*")
 # Raises a table's counter to an explicit integer key, so generated keys never collide with it.
 _RAISE_SEQUENCE = (
     "local n = tonumber(ARGV[1]) "
@@ -507,7 +506,7 @@ class RedisStore:
     """Records in Redis at `redis://[:password@]host:port/db` (or `rediss://`, `unix://path`)."""
 
     def __init__(self, url: str) -> None:
-        shown = _QUERY_PASSWORD.sub("***", redact_url(url))
+        shown = redact_url(url)
         self.url = shown
         try:
             sync_options = dict(_sync_connection.parse_url(url))  # type: ignore[no-untyped-call]

@@ -25,7 +25,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import FoobaraError
 from ..transactions import TransactionConflict
@@ -162,17 +161,22 @@ class UniqueViolationError(StoreError):
     symbol = "not_unique"
 
 
-_PASSWORD = re.compile(r"(?<=:)[^:@/]*(?=@)")
+# A URL's password: after `scheme://user:`, up to the "@" that SQLAlchemy ends it at (the first) or
+# the one urllib does (redis-py; the last before the path), whichever comes later, so that a password
+# with an unescaped "/", "?", "#" or "@" is hidden whole; and libpq's and redis-py's `?password=`.
+_USER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:")
+_PATH = re.compile(r"[/?#]")
+_QUERY_PASSWORD = re.compile(r"(?<=[?&]password=)[^&#]*", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
     """The URL with its password replaced by `***`, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return _PASSWORD.sub("***", url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+    user = _USER.match(url)
+    if user is not None:
+        start = user.end()
+        end = url.find("@", start)
+        if end != -1:
+            path = _PATH.search(url, end)
+            end = url.rfind("@", end, path.start() if path is not None else len(url))
+            url = f"{url[:start]}***{url[end:]}"
+    return _QUERY_PASSWORD.sub("***", url)
