@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from foobara_py import Command, persistence, transaction
 from foobara_py.persistence.memory import MemoryStore
 from foobara_py.persistence.sql import SqlStore
-from tests.persistence.library import Author, Book
+from tests.persistence.library import Author, Book, Counter, CounterInputs
 
 
 def test_entities_in_two_stores_commit_and_roll_back_together(tmp_path: Path) -> None:
@@ -40,3 +41,33 @@ def test_entities_in_two_stores_commit_and_roll_back_together(tmp_path: Path) ->
     finally:
         persistence.reset()
         books.close()
+
+
+def test_a_run_in_flight_keeps_its_stores_when_another_thread_configures_others(tmp_path: Path) -> None:
+    """A transaction reads and writes each entity in one store: configuring another meanwhile takes
+    effect for the transactions that begin after it."""
+    first = persistence.configure(f"sqlite:///{tmp_path}/first.db")
+    try:
+        with transaction():
+            key = Counter.create(value=1).id
+
+        class IncrementWhileReconfigured(Command[CounterInputs, int]):
+            def execute(self) -> int:
+                counter = self.inputs.counter
+                counter.value += 1
+                thread = threading.Thread(target=persistence.configure, args=("memory://",))
+                thread.start()
+                thread.join()
+                Counter.create(value=10)
+                return counter.value
+
+        assert IncrementWhileReconfigured.run(counter=key).unwrap() == 2
+        assert isinstance(persistence.store_for(Counter), MemoryStore)
+        with transaction():
+            assert Counter.count() == 0  # the new store, untouched
+        persistence.configure(first)
+        with transaction():
+            assert [(c.id, c.value) for c in Counter.all()] == [(key, 2), (key + 1, 10)]
+    finally:
+        persistence.reset()
+        first.close()

@@ -49,12 +49,14 @@ class UnitOfWork:
     """One transaction over every store its records live in. Store sessions are opened when
     first needed; the commit writes the changed records and commits each session."""
 
-    __slots__ = ("dirty", "identity", "inserted", "is_async", "open", "sessions", "watched")
+    __slots__ = ("dirty", "identity", "inserted", "is_async", "open", "sessions", "stores", "watched")
 
     def __init__(self, is_async: bool) -> None:
         self.is_async = is_async
         self.open = True
         self.sessions: dict[Store, Any] = {}
+        # The store of each entity, from its first use on: `configure` meanwhile is for later transactions.
+        self.stores: dict[type[Entity], Store] = {}
         self.identity: dict[tuple[type[Entity], Any], Entity] = {}
         self.dirty: dict[int, Entity] = {}
         # Records with attributes a run may change in place, without assigning: every flush looks at them.
@@ -73,6 +75,7 @@ class UnitOfWork:
     def _close(self) -> None:
         self.open = False
         self.sessions = {}
+        self.stores = {}
         self.dirty = {}
         self.watched = []
         self.inserted = []
@@ -118,6 +121,13 @@ def unit_for(entity: type[Entity], operation: str) -> UnitOfWork:
 
 
 _PLAIN = frozenset({dict, list, int, str, type(None)})  # what sync sessions return: nothing to await
+
+
+def _store(unit: UnitOfWork, entity: type[Entity]) -> Store:
+    store = unit.stores.get(entity)
+    if store is None:
+        store = unit.stores[entity] = store_for(entity)
+    return store
 
 
 def run_sync(unit: UnitOfWork, ops: Ops[T]) -> T:
@@ -252,7 +262,7 @@ def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
     record.__pydantic_private__ = {"_foobara": placeholder}
     try:
         row = yield from _row_of(unit, record)
-        key = yield (store_for(entity), "insert", (table, row))
+        key = yield (_store(unit, entity), "insert", (table, row))
     except BaseException:
         record.__pydantic_private__ = {"_foobara": state}
         raise
@@ -301,13 +311,13 @@ def load_keys(unit: UnitOfWork, entity: type[E], keys: Sequence[Any], *, missing
         table = table_of(entity)
         if table.key_kind == "json":  # keys the store keeps as JSON (a UUID as its text)
             stored = yield (
-                store_for(entity),
+                _store(unit, entity),
                 "get_many",
                 (table, [_stored_key(entity, k) for k in dict.fromkeys(wanted)]),
             )
             rows = {_key(entity, k): row for k, row in stored.items()}
         else:
-            rows = yield (store_for(entity), "get_many", (table, list(dict.fromkeys(wanted))))
+            rows = yield (_store(unit, entity), "get_many", (table, list(dict.fromkeys(wanted))))
     found: list[E] = []
     for key in keys:
         row = rows.get(key)
@@ -389,13 +399,13 @@ def _criterion(entity: type[Entity], name: str, value: Any) -> Any:
 def find(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any], limit: int | None) -> Ops[list[E]]:
     yield from flush(unit)
     table = table_of(entity)
-    rows = yield (store_for(entity), "find", (table, _criteria(entity, criteria), limit))
+    rows = yield (_store(unit, entity), "find", (table, _criteria(entity, criteria), limit))
     return [_materialize(unit, entity, _key(entity, row[table.primary_key]), row) for row in rows]
 
 
 def count(unit: UnitOfWork, entity: type[E], criteria: Mapping[str, Any]) -> Ops[int]:
     yield from flush(unit)
-    number = yield (store_for(entity), "count", (table_of(entity), _criteria(entity, criteria)))
+    number = yield (_store(unit, entity), "count", (table_of(entity), _criteria(entity, criteria)))
     return int(number)
 
 
@@ -409,7 +419,7 @@ def delete(unit: UnitOfWork, record: Entity) -> Ops[None]:
     unit.dirty.pop(id(record), None)
     yield from _flush_record(unit, record)
     table = table_of(entity)
-    yield (store_for(entity), "delete", (table, _stored_key(entity, record.primary_key), state.original))
+    yield (_store(unit, entity), "delete", (table, _stored_key(entity, record.primary_key), state.original))
     state.deleted = True
     unit.identity.pop((entity, record.primary_key), None)
 
@@ -423,7 +433,7 @@ def _flush_record(unit: UnitOfWork, record: Entity) -> Ops[None]:
     if changes:
         table: Table = table_of(type(record))
         key = _stored_key(type(record), record.primary_key)
-        yield (store_for(type(record)), "update", (table, key, changes, state.original))
+        yield (_store(unit, type(record)), "update", (table, key, changes, state.original))
         state.original = row
 
 
