@@ -501,6 +501,16 @@ def test_closing_a_store_closes_the_connections_it_kept_between_sessions(postgre
     store.close()
 
 
+def test_a_session_that_ends_after_its_store_closed_gives_its_connection_back(postgres_database: str) -> None:
+    store = SqlStore(postgres_database)
+    key = add(store, 1)
+    session = store.session()
+    session.get_many(COUNTER, [key])
+    store.close()
+    session.commit()
+    assert store_connections(postgres_database) == 0
+
+
 # --------------------------------------------------------------------------------------------
 # Configuration
 

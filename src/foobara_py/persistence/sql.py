@@ -999,7 +999,9 @@ class SqlStore:
     def _release(self, conn: Any, db: Any, clean: bool) -> None:
         """Keep a connection for the next session if it is out of any transaction, else give it back
         to the pool (which rolls back, or drops it if it was invalidated)."""
-        if clean and len(self._idle) < IDLE_KEPT and conn.is_valid and self._idle_state(db):
+        if self._engine is None:  # the store was closed meanwhile: its pool is gone, so is the connection
+            _quiet(conn.invalidate)
+        elif clean and len(self._idle) < IDLE_KEPT and conn.is_valid and self._idle_state(db):
             self._idle.append(conn)
         else:
             _quiet(conn.close)
