@@ -648,3 +648,35 @@ def test_the_module_says_how_to_install_redis_when_it_is_missing() -> None:
 
     assert result.returncode == 1
     assert "pip install 'foobara-py[redis]'" in result.stderr
+
+
+async def test_a_burst_of_concurrent_runs_leaves_few_connections_open(redis_db_url: str) -> None:
+    import asyncio
+
+    import redis as redis_py
+
+    from foobara_py import AsyncCommand, persistence, transaction
+    from foobara_py.persistence.redis import IDLE_KEPT
+    from tests.persistence.library import Book
+
+    store = persistence.configure(redis_db_url)
+    try:
+
+        class CountShelf(AsyncCommand[None, int]):
+            depends_on_entities = (Book,)
+
+            async def execute(self) -> int:
+                count = await Book.acount()
+                await asyncio.sleep(0.01)  # every run holds its connection at once
+                return count
+
+        outcomes = await asyncio.gather(*(CountShelf.run() for _ in range(60)))
+        assert all(outcome.is_success() for outcome in outcomes)
+        with redis_py.Redis.from_url(redis_db_url) as client:
+            clients = len(client.client_list())
+        assert clients <= IDLE_KEPT + 1  # the kept ones and this client
+        async with transaction():
+            assert await Book.acount() == 0
+    finally:
+        persistence.reset()
+        await store.aclose()

@@ -502,6 +502,9 @@ async def _aexchange(connection: Any, commands: list[Command]) -> list[Any]:
     return replies
 
 
+IDLE_KEPT = 16  # connections kept between sessions (sync, and per event loop): a burst's others close
+
+
 class RedisStore:
     """Records in Redis at `redis://[:password@]host:port/db` (or `rediss://`, `unix://path`)."""
 
@@ -569,7 +572,10 @@ class RedisStore:
         return connection, False
 
     def _release(self, connection: Any) -> None:
-        self._idle.append(connection)
+        if len(self._idle) < IDLE_KEPT:
+            self._idle.append(connection)
+        else:
+            connection.disconnect()
 
     def close(self) -> None:
         while self._idle:
@@ -601,7 +607,7 @@ class RedisStore:
         connections = self._loops.get(asyncio.get_running_loop())
         if connections is not None:
             connections.busy.discard(connection)
-        if lost or connections is None:  # or the store was closed in this loop meanwhile
+        if lost or connections is None or len(connections.idle) >= IDLE_KEPT:  # or the store was closed meanwhile
             await connection.disconnect(nowait=True)
         else:
             connections.idle.append(connection)
