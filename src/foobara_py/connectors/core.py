@@ -55,8 +55,8 @@ class CommandNotConnectedError(CommandNotFoundError):
     """No connected command has that name (it may exist and not be connected: it stays hidden)."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(f"Could not find command registered for {name.replace('/', '::')}")
+        self.name = name.replace("/", "::")  # the path form, named as Ruby names it
+        super().__init__(f"Could not find command registered for {self.name}")
 
     def to_foobara_error(self) -> FoobaraError:
         return FoobaraError("not_found", str(self), context={"not_found": self.name})
