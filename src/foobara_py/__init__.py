@@ -3,10 +3,11 @@
 Domain logic lives in commands (sync or async) with typed inputs, a typed result and declared
 errors, grouped in domains and organizations. A run gives an `Outcome` with Ruby Foobara's error
 hashes; commands run subcommands, share transactions, and describe themselves in Ruby Foobara's
-manifest and in JSON Schema; domain mappers convert between domains. Connectors (HTTP, command
-line, MCP, job queues), entities and remote commands are not part of it yet: they are to be built
-on what a command declares. Importing this package imports pydantic and nothing else beyond the
-standard library.
+manifest and in JSON Schema; domain mappers convert between domains. Entities live in stores
+(memory, SQLite, PostgreSQL, Redis: `persistence`), and a run is a transaction on them.
+`foobara_py.connectors` exposes connected commands through doors (HTTP so far). Importing this
+package imports pydantic and nothing else beyond the standard library: stores' and doors' libraries
+are optional extras, imported when used.
 """
 
 from . import persistence
