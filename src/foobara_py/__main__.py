@@ -3,6 +3,8 @@
     foobara run [-f json|yaml] [--stdin] MODULE NAME [INPUTS]  run a command (see connectors.cli)
     foobara list MODULE [--verbose]                    the commands MODULE connects
     foobara help MODULE [NAME]                         their help, or one command's
+    foobara serve MODULE [--host H] [--port P]         serve them over HTTP (and MCP at /mcp)
+    foobara mcp MODULE                                 serve them as MCP tools on stdio
     foobara manifest MODULE [--remove-sensitive]       the manifest of the commands MODULE holds
     foobara describe MODULE NAME [--remove-sensitive]  one entry of it (a command, type, domain...)
 
@@ -74,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not argv or argv[0] in ("-h", "--help"):
             print(cli.usage())
             return cli.EXIT_OK
-        if argv[0] in ("run", "list", "help"):
+        if argv[0] in ("run", "list", "help", "mcp", "serve"):
             return cli.main(argv[0], argv[1:])
         if argv[0] in ("manifest", "describe"):
             return _describe(argv)

@@ -66,6 +66,8 @@ ACTIONS = {
     "run": "run a command: foobara run MODULE NAME [INPUTS]",
     "list": "list the commands MODULE connects",
     "help": "describe the commands, or one command's inputs and errors",
+    "serve": "serve the commands over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P]",
+    "mcp": "serve the commands as MCP tools on stdio: foobara mcp MODULE",
     "manifest": "print the manifest of the commands MODULE defines, as JSON",
     "describe": "print one manifest entry (a command, type, domain...)",
 }
@@ -541,6 +543,40 @@ class _OneLine(logging.Formatter):
         return f"foobara: {record.getMessage()}{cause}"
 
 
+def _mcp(args: Sequence[str]) -> int:
+    if len(args) != 1:
+        raise CliParseError("Usage: foobara mcp MODULE")
+    from .mcp import serve_stdio
+
+    serve_stdio(connector_of(args[0]))  # until stdin closes; stdout carries the protocol
+    return EXIT_OK
+
+
+def _serve(args: Sequence[str], err: TextIO) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="foobara serve", add_help=False)
+    parser.add_argument("module")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    known, extra = parser.parse_known_args(args)
+    if extra:
+        raise CliParseError(f"Unexpected argument: {extra[0]}")
+    import uvicorn
+
+    from .http import http_app
+
+    connector = connector_of(known.module)
+    app = http_app(connector, host=known.host)
+    base = f"http://{known.host}:{known.port}"
+    first = connector.commands[0].full_name() if connector.commands else "NAME"
+    print(f"Serving {len(connector.commands)} commands at {base}", file=err)
+    print(f"  {base}/manifest   {base}/list   {base}/mcp (MCP, streamable HTTP)", file=err)
+    print(f"  curl -X POST {base}/run/{first} -H 'Content-Type: application/json' -d '{{}}'", file=err)
+    uvicorn.run(app, host=known.host, port=known.port, log_level="warning")
+    return EXIT_OK
+
+
 def main(
     action: str, args: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr, stdin: TextIO = sys.stdin
 ) -> int:
@@ -550,6 +586,8 @@ def main(
         "run": lambda: _run(args, out, err, stdin),
         "list": lambda: _list(args, out),
         "help": lambda: _help(args, out, err),
+        "mcp": lambda: _mcp(args),
+        "serve": lambda: _serve(args, err),
     }
     try:
         return handlers[action]()

@@ -55,24 +55,44 @@ def status_of(outcome: Outcome[Any]) -> int:
     return _STATUS_OF_SYMBOL.get(errors[0].symbol, 422) if len(errors) == 1 else 422
 
 
-def http_app(connector: Connector, *, prefix: str = "", max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> Starlette:
+def http_app(
+    connector: Connector,
+    *,
+    prefix: str = "",
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    mcp: bool = True,
+    host: str = "127.0.0.1",
+) -> Starlette:
     """An ASGI app serving `connector`'s commands under `prefix` (`/api`: `/api/run/...`).
 
     `max_body_size`: a larger request body gets 413, whether its Content-Length says so or it is
-    sent in chunks (counted while it is read)."""
+    sent in chunks (counted while it is read). `mcp`: also MCP's streamable HTTP at `/mcp`, where
+    the `mcp` extra is installed; `host` is where the app is served (see `connectors.mcp.mcp_app`)."""
     prefix = f"/{prefix.strip('/')}" if prefix.strip("/") else ""
     door = _HttpDoor(connector, max_body_size, prefix)
+    routes: list[Any] = [
+        Route(f"{prefix}/run/{{name:path}}", door.run, methods=["GET", "POST", "OPTIONS"]),
+        Route(f"{prefix}/manifest", door.manifest, methods=["GET"]),
+        Route(f"{prefix}/describe/{{name:path}}", door.describe, methods=["GET"]),
+        Route(f"{prefix}/describe_command/{{name:path}}", door.describe_command, methods=["GET"]),
+        Route(f"{prefix}/describe_type/{{name:path}}", door.describe_type, methods=["GET"]),
+        Route(f"{prefix}/list", door.list, methods=["GET"]),
+        Route(f"{prefix}/ping", door.ping, methods=["GET"]),
+    ]
+    lifespan = None
+    if mcp:
+        try:
+            from .mcp import mcp_app
+        except ImportError:  # the mcp extra is not installed: no /mcp
+            pass
+        else:
+            mcp_door = mcp_app(connector, path=f"{prefix}/mcp", host=host)
+            routes += mcp_door.routes
+            lifespan = mcp_door.router.lifespan_context  # runs the SDK's session manager
     return Starlette(
-        routes=[
-            Route(f"{prefix}/run/{{name:path}}", door.run, methods=["GET", "POST", "OPTIONS"]),
-            Route(f"{prefix}/manifest", door.manifest, methods=["GET"]),
-            Route(f"{prefix}/describe/{{name:path}}", door.describe, methods=["GET"]),
-            Route(f"{prefix}/describe_command/{{name:path}}", door.describe_command, methods=["GET"]),
-            Route(f"{prefix}/describe_type/{{name:path}}", door.describe_type, methods=["GET"]),
-            Route(f"{prefix}/list", door.list, methods=["GET"]),
-            Route(f"{prefix}/ping", door.ping, methods=["GET"]),
-        ],
+        routes=routes,
         exception_handlers={HTTPException: door.http_error, Exception: _unexpected},
+        lifespan=lifespan,
     )
 
 

@@ -1,0 +1,75 @@
+"""`foobara serve MODULE` and `foobara mcp MODULE`, as a user runs them: the HTTP door and MCP on
+one server, and MCP on stdio, each reached by a real client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client, StdioServerParameters
+
+import foobara_py
+from tests.servers import free_port
+
+ROOT = Path(__file__).parents[2]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(foobara_py.__file__).parents[1]), str(ROOT)])}
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "foobara_py", "serve", "tests/acme.py", "--port", str(port)],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/ping", timeout=1)
+            break
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                _, err = process.communicate()
+                pytest.fail(f"foobara serve did not start: {err.decode()}")
+            time.sleep(0.1)
+    yield base
+    process.terminate()
+    _, err = process.communicate(timeout=10)
+    assert b"Traceback" not in err
+    assert f"curl -X POST {base}/run/".encode() in err  # it said where to start
+
+
+async def test_serve_answers_http_and_mcp_on_one_server(served: str) -> None:
+    response = httpx.post(f"{served}/run/Acme::Math::Add", json={"a": 1, "b": 2})
+    assert (response.status_code, response.json()) == (200, 3)
+    assert httpx.post(f"{served}/run/Acme::Math::Add", json={"a": "x"}).status_code == 422
+    async with Client(f"{served}/mcp") as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert "Acme.Math.Add" in names
+        result = await client.call_tool("Acme.Math.Add", {"a": 2, "b": 3})
+        assert not result.is_error
+        assert json.loads(result.content[0].text) == 5  # type: ignore[union-attr]
+
+
+async def test_foobara_mcp_serves_tools_on_stdio() -> None:
+    server = StdioServerParameters(
+        command=sys.executable, args=["-m", "foobara_py", "mcp", "tests/acme.py"], cwd=str(ROOT), env=ENV
+    )
+    async with Client(server) as client:
+        result = await client.call_tool("Acme.Math.Add", {"a": 40, "b": 2})
+        assert json.loads(result.content[0].text) == 42  # type: ignore[union-attr]
+        failed = await client.call_tool("Acme.Math.Add", {"a": "x"})
+        assert failed.is_error
+        assert [e["key"] for e in json.loads(failed.content[0].text)] == ["data.a.cannot_cast"]  # type: ignore[union-attr]
