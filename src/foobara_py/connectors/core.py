@@ -198,11 +198,15 @@ class Connector:
         self._manifest = (base, ours)
         return ours
 
-    def asgi(self, *, prefix: str = "", max_body_size: int | None = None) -> Starlette:
-        """The HTTP door: a Starlette app (needs the `http` extra; see `connectors.http`)."""
+    def asgi(
+        self, *, prefix: str = "", max_body_size: int | None = None, mcp: bool = True, host: str = "127.0.0.1"
+    ) -> Starlette:
+        """The HTTP door: a Starlette app (needs the `http` extra; see `connectors.http.http_app`).
+        `mcp=False` leaves out `/mcp`, whose session manager runs in the app's lifespan: an app
+        mounted in another does not get its lifespan run."""
         from .http import DEFAULT_MAX_BODY_SIZE, http_app
 
-        return http_app(self, prefix=prefix, max_body_size=max_body_size or DEFAULT_MAX_BODY_SIZE)
+        return http_app(self, prefix=prefix, max_body_size=max_body_size or DEFAULT_MAX_BODY_SIZE, mcp=mcp, host=host)
 
     def __repr__(self) -> str:
         return f"<Connector {', '.join(self._connections) or 'nothing connected'}>"
