@@ -1,7 +1,7 @@
 """The HTTP door: a Starlette app serving a Connector with Ruby Foobara's URL scheme and statuses.
 
     POST|GET {prefix}/run/Acme::Math::Add   (or /run/Acme/Math/Add): JSON body merged with the query
-    GET {prefix}/manifest, /describe[_command|_type]/<name>, /list, /ping
+    GET {prefix}/manifest, /openapi.json, /describe[_command|_type]/<name>, /list, /ping
 
 200 with the bare JSON result; 422 with the array of error hashes; 404 for an unknown command or a
 lone `not_found` error; 400 for a body that is not a JSON object; 413 for a body over the limit;
@@ -31,6 +31,7 @@ from .. import __version__
 from ..errors import FoobaraError
 from ..outcome import Outcome
 from .core import CommandNotConnectedError, Connector, ConnectorRequest, serialize
+from .openapi import openapi_document
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "http_app", "status_of"]
 
@@ -73,6 +74,7 @@ def http_app(
     routes: list[Any] = [
         Route(f"{prefix}/run/{{name:path}}", door.run, methods=["GET", "POST", "OPTIONS"]),
         Route(f"{prefix}/manifest", door.manifest, methods=["GET"]),
+        Route(f"{prefix}/openapi.json", door.openapi, methods=["GET"]),
         Route(f"{prefix}/describe/{{name:path}}", door.describe, methods=["GET"]),
         Route(f"{prefix}/describe_command/{{name:path}}", door.describe_command, methods=["GET"]),
         Route(f"{prefix}/describe_type/{{name:path}}", door.describe_type, methods=["GET"]),
@@ -153,6 +155,11 @@ class _HttpDoor:
 
     async def manifest(self, request: Request) -> Response:
         return JSONResponse({**self.connector.manifest(), "metadata": _metadata(request)})
+
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI document, its server the app's own path (relative: right behind a proxy too)."""
+        server_url = f"{request.scope.get('root_path', '')}{self.prefix}" or None
+        return JSONResponse(openapi_document(self.connector, server_url=server_url))
 
     async def describe(self, request: Request) -> Response:
         return self._describe(request, None)
