@@ -115,13 +115,14 @@ def test_a_command_with_an_entity_input_answers_404_for_a_record_not_found() -> 
     assert "data.book.not_found" in responses["422"]["x-foobara-possible-errors"]
 
 
-def test_sensitive_inputs_and_result_attributes_are_left_out() -> None:
+def test_a_sensitive_input_is_write_only_and_a_sensitive_result_attribute_left_out() -> None:
     document = document_of(Connector(sample.SignIn))
     operation = document["paths"]["/run/ConnectorTests::Tools::SignIn"]["post"]
     inputs = operation["requestBody"]["content"]["application/json"]["schema"]
-    assert set(inputs["properties"]) == {"username"}
+    assert set(inputs["properties"]) == {"username", "password"}  # a client can call the command
+    assert inputs["properties"]["password"] == {"type": "string", "writeOnly": True}  # no default, no example
     text = json.dumps(document)
-    assert "password" not in text and "token" not in text
+    assert "token" not in text
     assert '"example' not in text  # no example values at all, so none that could be a secret
 
 

@@ -88,7 +88,9 @@ def _operation(
     connection: Connection, entry: dict[str, Any], schemas: dict[str, Any], operation_id: str
 ) -> dict[str, Any]:
     command = connection.command
-    inputs = _hoisted(inputs_json_schema(command, remove_sensitive=True), schemas)
+    # A sensitive input stays in the request (a client must be able to send it), `writeOnly` and
+    # without a default; sensitive result attributes are left out, as every door leaves them out.
+    inputs = _hoisted(inputs_json_schema(command, remove_sensitive=False), schemas)
     result = _hoisted(result_json_schema(command, remove_sensitive=True), schemas)
     keys = sorted(entry.get("possible_errors", {}))
     responses: dict[str, Any] = {
