@@ -5,10 +5,21 @@ that needs a library imports it when it is used (`connector.asgi()` imports Star
 """
 
 from .core import (
+    Call,
     CommandNotConnectedError,
     Connection,
     Connector,
     ConnectorRequest,
+    NoAuthenticatorGivenError,
+    current_user,
 )
 
-__all__ = ["CommandNotConnectedError", "Connection", "Connector", "ConnectorRequest"]
+__all__ = [
+    "Call",
+    "CommandNotConnectedError",
+    "Connection",
+    "Connector",
+    "ConnectorRequest",
+    "NoAuthenticatorGivenError",
+    "current_user",
+]

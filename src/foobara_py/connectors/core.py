@@ -6,15 +6,21 @@ calls `run` or `arun`, and turns the `Outcome` into its own reply; it never look
 in the registry or serializes a result itself, so only what is connected can be reached and every
 door says the same thing. `run` never raises: an unconnected name and an exception that escapes a
 command are failed outcomes too (`runtime.not_found`, `runtime.unknown_error`).
+
+Authentication and rules are checked here too, before the command runs: a connection's
+authenticators find the user (`current_user()` while the command runs), a missing user where one
+is required is `runtime.unauthenticated`, and a failed `allow_if` rule is `runtime.not_allowed`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .. import registry
 from ..command import AsyncCommand, CommandBase
@@ -30,11 +36,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SERIALIZERS",
+    "AllowRule",
     "AlreadyConnectedError",
+    "Authenticator",
+    "Call",
     "CommandNotConnectedError",
     "Connection",
     "Connector",
     "ConnectorRequest",
+    "NoAuthenticatorGivenError",
+    "current_user",
     "serialize",
 ]
 
@@ -66,6 +77,11 @@ class AlreadyConnectedError(ValueError):
     """A command was connected twice to one connector (as Ruby's connectors refuse it)."""
 
 
+class NoAuthenticatorGivenError(ValueError):
+    """Authentication asked for with no authenticator to do it: refused when connecting, so that a
+    command meant to be private is never served without a user (Ruby's rule)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectorRequest:
     """What a door knows of one call, passed through `run` untouched for now: authenticators,
@@ -78,6 +94,33 @@ class ConnectorRequest:
     """The door's own request object (a Starlette `Request`), for what the fields above lack."""
 
 
+Authenticator: TypeAlias = Callable[[ConnectorRequest], Any]
+"""A function of the request returning the user, or None for no user; it may be async."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What an `allow_if` rule is asked about: the command, its inputs as the caller sent them
+    (rules run before the command, so before its records load) and the door's request."""
+
+    command: CommandClass
+    inputs: Mapping[str, Any]
+    request: ConnectorRequest
+
+
+AllowRule: TypeAlias = Callable[[Call, Any], "bool | tuple[bool, str]"]
+"""A function of the call and the user (None if there is none): allowed or not, optionally with
+an explanation, as `(False, "only admins")`."""
+
+_user: ContextVar[Any] = ContextVar("foobara_py_current_user", default=None)
+
+
+def current_user() -> Any:
+    """The user the connection's authenticator found for the command running now (None if there
+    is none, or outside a connector's run)."""
+    return _user.get()
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
     """One connected command and how it is connected (where auth, rules and transformers go)."""
@@ -85,6 +128,14 @@ class Connection:
     command: CommandClass
     full_name: str
     serializers: tuple[str, ...] = SERIALIZERS
+    authenticators: tuple[Authenticator, ...] = ()
+    requires_auth: bool = False
+    allow_if: tuple[AllowRule, ...] = ()
+
+    @property
+    def guarded(self) -> bool:
+        """Whether a run has anything to check first (read once per run: the fast path's test)."""
+        return bool(self.authenticators or self.allow_if)
 
 
 class Connector:
@@ -94,22 +145,53 @@ class Connector:
     non-abstract commands), or the full name of one of those.
     """
 
-    def __init__(self, *targets: CommandClass | Domain | Organization | str) -> None:
+    def __init__(
+        self,
+        *targets: CommandClass | Domain | Organization | str,
+        authenticator: Authenticator | Sequence[Authenticator] | None = None,
+    ) -> None:
+        """`authenticator`: the default of every connection that names none."""
         self._connections: dict[str, Connection] = {}
         self._manifest: tuple[dict[str, Any], dict[str, Any]] | None = None  # (manifest(), ours)
+        self._authenticators = _tuple_of(authenticator)
         for target in targets:
             self.connect(target)
 
     # --- connecting --------------------------------------------------------------------------
 
-    def connect(self, target: CommandClass | Domain | Organization | str) -> list[Connection]:
-        """Expose `target`'s commands; AlreadyConnectedError if one of them already is."""
+    def connect(
+        self,
+        target: CommandClass | Domain | Organization | str,
+        *,
+        authenticator: Authenticator | Sequence[Authenticator] | None = None,
+        requires_auth: bool = False,
+        authentication_optional: bool = False,
+        allow_if: AllowRule | Sequence[AllowRule] | None = None,
+    ) -> list[Connection]:
+        """Expose `target`'s commands; AlreadyConnectedError if one of them already is.
+
+        `authenticator` (or the connector's) finds the user of each call, a list is tried in turn;
+        `requires_auth`: no user is `runtime.unauthenticated`; `authentication_optional`: the
+        caller is identified when they can be, and runs without a user otherwise (either asks for
+        an authenticator: NoAuthenticatorGivenError without one). `allow_if`: rules, OR-ed."""
+        if requires_auth and authentication_optional:
+            raise ValueError("requires_auth and authentication_optional cannot both be set")
+        authenticators = _tuple_of(authenticator) or self._authenticators
+        if (requires_auth or authentication_optional) and not authenticators:
+            raise NoAuthenticatorGivenError(
+                f"{target!r} asks for authentication but no authenticator is given"
+                " (pass authenticator= to connect() or to the Connector)"
+            )
+        rules = _tuple_of(allow_if)
         commands = _commands_of(target)
         names = [command.full_name() for command in commands]
         for name in names:
             if name in self._connections:
                 raise AlreadyConnectedError(f"{name} is already connected")
-        added = [Connection(command, name) for command, name in zip(commands, names, strict=True)]
+        added = [
+            Connection(command, name, SERIALIZERS, authenticators, requires_auth, rules)
+            for command, name in zip(commands, names, strict=True)
+        ]
         for connection in added:
             self._connections[connection.full_name] = connection
         self._manifest = None
@@ -153,14 +235,9 @@ class Connector:
         connection = self.find(name)
         if connection is None:
             return Outcome.failure([CommandNotConnectedError(name).to_foobara_error()])
-        command = connection.command
-        try:
-            if issubclass(command, AsyncCommand):
-                return asyncio.run(command.run(**(inputs or {})))
-            assert issubclass(command, SyncCommand)
-            return command.run(**(inputs or {}))
-        except Exception as exc:
-            return _unknown(connection, exc)
+        if connection.guarded:
+            return self._run_guarded(connection, inputs or {}, request or ConnectorRequest())
+        return _run_sync(connection, inputs or {})
 
     async def arun(
         self, name: str, inputs: Mapping[str, Any] | None = None, request: ConnectorRequest | None = None
@@ -170,14 +247,53 @@ class Connector:
         connection = self.find(name)
         if connection is None:
             return Outcome.failure([CommandNotConnectedError(name).to_foobara_error()])
-        command = connection.command
+        if connection.guarded:
+            return await self._arun_guarded(connection, inputs or {}, request or ConnectorRequest())
+        return await _run_async(connection, inputs or {})
+
+    def _run_guarded(
+        self, connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest
+    ) -> Outcome[Any]:
+        user = None
+        for authenticator in connection.authenticators:
+            try:
+                user = authenticator(request)
+                if inspect.isawaitable(user):
+                    user = asyncio.run(_awaited(user))
+            except Exception as exc:
+                return _authenticator_failed(connection, exc)
+            if user is not None:
+                break
+        refused = _refusal(connection, inputs, request, user)
+        if refused is not None:
+            return refused
+        token = _user.set(user)
         try:
-            if issubclass(command, AsyncCommand):
-                return await command.run(**(inputs or {}))
-            assert issubclass(command, SyncCommand)
-            return await asyncio.to_thread(command.run, **(inputs or {}))
-        except Exception as exc:
-            return _unknown(connection, exc)
+            return _run_sync(connection, inputs)
+        finally:
+            _user.reset(token)
+
+    async def _arun_guarded(
+        self, connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest
+    ) -> Outcome[Any]:
+        user = None
+        for authenticator in connection.authenticators:
+            try:
+                user = authenticator(request)
+                if inspect.isawaitable(user):
+                    user = await user
+            except Exception as exc:
+                return _authenticator_failed(connection, exc)
+            if user is not None:
+                break
+        refused = _refusal(connection, inputs, request, user)
+        if refused is not None:
+            return refused
+        token = _user.set(user)  # copied into the worker thread of a sync command by to_thread
+        try:
+            return await _run_async(connection, inputs)
+        finally:
+            _user.reset(token)
 
     # --- describing --------------------------------------------------------------------------
 
@@ -189,9 +305,9 @@ class Connector:
         base = build_manifest(*self.commands, remove_sensitive=True)
         if self._manifest is not None and self._manifest[0] is base:
             return self._manifest[1]
-        serializers = {c.command.full_name(): list(c.serializers) for c in self._connections.values()}
+        connections = {c.command.full_name(): c for c in self._connections.values()}
         commands = {
-            name: {**entry, "serializers": serializers[name]} if name in serializers else entry
+            name: _connected_entry(entry, connections[name]) if name in connections else entry
             for name, entry in base["command"].items()
         }
         ours = {**base, "command": commands}
@@ -217,6 +333,111 @@ def serialize(outcome: Outcome[Any]) -> Any:
     inside models as their keys), or the array of error hashes (Ruby's errors serializer)."""
     data = outcome.to_dict()
     return data["result"] if data["success"] else data["errors"]
+
+
+def _run_sync(connection: Connection, inputs: Mapping[str, Any]) -> Outcome[Any]:
+    command = connection.command
+    try:
+        if issubclass(command, AsyncCommand):
+            return asyncio.run(command.run(**inputs))
+        assert issubclass(command, SyncCommand)
+        return command.run(**inputs)
+    except Exception as exc:
+        return _unknown(connection, exc)
+
+
+async def _run_async(connection: Connection, inputs: Mapping[str, Any]) -> Outcome[Any]:
+    command = connection.command
+    try:
+        if issubclass(command, AsyncCommand):
+            return await command.run(**inputs)
+        assert issubclass(command, SyncCommand)
+        return await asyncio.to_thread(command.run, **inputs)
+    except Exception as exc:
+        return _unknown(connection, exc)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _unauthenticated() -> Outcome[Any]:
+    return Outcome.failure([FoobaraError("unauthenticated", "Unauthenticated", context={})])
+
+
+def _authenticator_failed(connection: Connection, exc: Exception) -> Outcome[Any]:
+    """An authenticator that raises: no user can be trusted, so the call is refused whether or not
+    auth is required, and the caller learns nothing of the exception (it may hold a credential)."""
+    logger.error("Authenticator raised for %s", connection.full_name, exc_info=exc)
+    return _unauthenticated()
+
+
+def _refusal(
+    connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest, user: Any
+) -> Outcome[Any] | None:
+    """The failed outcome that stops this call before it runs, or None to run it."""
+    if user is None and connection.requires_auth:
+        return _unauthenticated()
+    if not connection.allow_if:
+        return None
+    call = Call(connection.command, inputs, request)
+    explanations = []
+    for rule in connection.allow_if:
+        try:
+            answer = rule(call, user)
+        except Exception as exc:  # a rule that cannot decide refuses (and says why only in the log)
+            return _unknown(connection, exc)
+        allowed, explanation = answer if isinstance(answer, tuple) else (answer, None)
+        if allowed:
+            return None
+        explanations.append(explanation or _rule_name(rule))
+    explanation = " or ".join(explanations)
+    context = {"rule_symbol": _rule_name(connection.allow_if[0]), "explanation": explanation}
+    return Outcome.failure([FoobaraError("not_allowed", f"Not allowed: {explanation}", context=context)])
+
+
+def _rule_name(rule: AllowRule) -> str:
+    return getattr(rule, "__name__", None) or type(rule).__name__
+
+
+_UNAUTHENTICATED_ENTRY = {
+    "category": "runtime",
+    "symbol": "unauthenticated",
+    "key": "runtime.unauthenticated",
+    "error": "Foobara::CommandConnector::UnauthenticatedError",
+}
+_NOT_ALLOWED_ENTRY = {
+    "category": "runtime",
+    "symbol": "not_allowed",
+    "key": "runtime.not_allowed",
+    "error": "Foobara::CommandConnector::NotAllowedError",
+}
+
+
+def _connected_entry(entry: dict[str, Any], connection: Connection) -> dict[str, Any]:
+    """A command's manifest entry as this connection serves it: its serializers, and the errors
+    its authentication and rules add (`runtime.unauthenticated` also where an authenticator may
+    raise, since that refuses the call)."""
+    ours = {**entry, "serializers": list(connection.serializers)}
+    added = {}
+    if connection.authenticators:
+        added["runtime.unauthenticated"] = dict(_UNAUTHENTICATED_ENTRY)
+    if connection.allow_if:
+        added["runtime.not_allowed"] = dict(_NOT_ALLOWED_ENTRY)
+    if added:
+        possible = {**entry.get("possible_errors", {}), **added}
+        ours["possible_errors"] = {key: possible[key] for key in sorted(possible)}
+    if connection.requires_auth:
+        ours["requires_authentication"] = True
+    return ours
+
+
+def _tuple_of(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if callable(value):
+        return (value,)
+    return tuple(value)
 
 
 def _unknown(connection: Connection, exc: Exception) -> Outcome[Any]:

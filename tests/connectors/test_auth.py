@@ -1,0 +1,253 @@
+"""Authentication and `allow_if` rules in the connector core, through `run`/`arun` and over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from foobara_py import AsyncCommand, Command, Domain, Organization
+from foobara_py.connectors import Call, Connector, ConnectorRequest, NoAuthenticatorGivenError, current_user
+from tests.connectors.serving import serve
+
+org = Organization("AuthTests")
+private = Domain("Private", organization=org)
+
+TOKENS = {"secret-token-of-ann": "ann", "secret-token-of-bob": "bob"}
+
+
+class Empty(BaseModel):
+    pass
+
+
+class Note(BaseModel):
+    owner: str = ""
+    text: str = ""
+
+
+@private.command
+class WhoAmI(Command[Empty, str]):
+    """The user the connector found, as a sync command sees it (in a worker thread under arun)."""
+
+    def execute(self) -> str:
+        return str(current_user() or "nobody")
+
+
+@private.command
+class AsyncWhoAmI(AsyncCommand[Empty, str]):
+    async def execute(self) -> str:
+        return str(current_user() or "nobody")
+
+
+@private.command
+class WriteNote(Command[Note, str]):
+    def execute(self) -> str:
+        return f"{self.inputs.owner}: {self.inputs.text}"
+
+
+def bearer(request: ConnectorRequest) -> str | None:
+    header = request.headers.get("authorization", "")
+    return TOKENS.get(header.removeprefix("Bearer "))
+
+
+async def from_cookie(request: ConnectorRequest) -> str | None:
+    await asyncio.sleep(0)
+    return TOKENS.get(request.cookies.get("session", ""))
+
+
+def broken(request: ConnectorRequest) -> str | None:
+    raise RuntimeError("database password hunter2 rejected")
+
+
+def own_notes(call: Call, user: Any) -> tuple[bool, str]:
+    return call.inputs.get("owner") == user, "a note is written by its owner"
+
+
+def is_ann(call: Call, user: Any) -> bool:
+    return bool(user == "ann")
+
+
+def with_token(token: str) -> ConnectorRequest:
+    return ConnectorRequest(headers={"authorization": f"Bearer {token}"})
+
+
+UNAUTHENTICATED = {
+    "key": "runtime.unauthenticated",
+    "path": [],
+    "runtime_path": [],
+    "category": "runtime",
+    "symbol": "unauthenticated",
+    "message": "Unauthenticated",
+    "context": {},
+    "is_fatal": False,
+}
+
+
+def not_allowed(explanation: str, rule: str) -> dict[str, Any]:
+    return {
+        **UNAUTHENTICATED,
+        "key": "runtime.not_allowed",
+        "symbol": "not_allowed",
+        "message": f"Not allowed: {explanation}",
+        "context": {"rule_symbol": rule, "explanation": explanation},
+    }
+
+
+# --- connecting -------------------------------------------------------------------------------
+
+
+def test_asking_for_auth_without_an_authenticator_raises_when_connecting() -> None:
+    with pytest.raises(NoAuthenticatorGivenError, match="no authenticator"):
+        Connector().connect(WhoAmI, requires_auth=True)
+    with pytest.raises(NoAuthenticatorGivenError):
+        Connector().connect(WhoAmI, authentication_optional=True)
+
+
+def test_required_and_optional_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="cannot both"):
+        Connector(authenticator=bearer).connect(WhoAmI, requires_auth=True, authentication_optional=True)
+
+
+# --- run and arun -----------------------------------------------------------------------------
+
+
+def test_required_auth_without_a_user_is_unauthenticated_and_never_runs() -> None:
+    connector = Connector()
+    connector.connect(WhoAmI, authenticator=bearer, requires_auth=True)
+    for request in (None, ConnectorRequest(), with_token("wrong")):
+        outcome = connector.run("WhoAmI", {}, request)
+        assert [e.to_dict() for e in outcome.errors] == [UNAUTHENTICATED]
+        assert [e.to_dict() for e in asyncio.run(connector.arun("WhoAmI", {}, request)).errors] == [UNAUTHENTICATED]
+
+
+@pytest.mark.parametrize("name", ["WhoAmI", "AsyncWhoAmI"])
+def test_the_command_sees_the_user_in_run_and_arun(name: str) -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(private, requires_auth=True)
+    assert connector.run(name, {}, with_token("secret-token-of-ann")).result == "ann"
+    assert asyncio.run(connector.arun(name, {}, with_token("secret-token-of-bob"))).result == "bob"
+    assert current_user() is None  # only for the duration of the run
+
+
+def test_authenticators_are_tried_in_turn_and_may_be_async() -> None:
+    connector = Connector()
+    connector.connect(WhoAmI, authenticator=[bearer, from_cookie], requires_auth=True)
+    by_cookie = ConnectorRequest(cookies={"session": "secret-token-of-bob"})
+    assert connector.run("WhoAmI", {}, by_cookie).result == "bob"
+    assert asyncio.run(connector.arun("WhoAmI", {}, by_cookie)).result == "bob"
+    both = ConnectorRequest(headers={"authorization": "Bearer secret-token-of-ann"}, cookies=by_cookie.cookies)
+    assert connector.run("WhoAmI", {}, both).result == "ann"
+
+
+def test_optional_auth_identifies_the_caller_when_present() -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(WhoAmI, authentication_optional=True)
+    assert connector.run("WhoAmI", {}, with_token("secret-token-of-ann")).result == "ann"
+    assert connector.run("WhoAmI").result == "nobody"
+
+
+def test_an_authenticator_that_raises_refuses_the_call_and_hides_why(caplog: pytest.LogCaptureFixture) -> None:
+    connector = Connector(authenticator=broken)
+    connector.connect(WhoAmI, authentication_optional=True)  # even where auth is optional: no run
+    with caplog.at_level(logging.ERROR, logger="foobara_py.connectors"):
+        outcomes = [connector.run("WhoAmI"), asyncio.run(connector.arun("WhoAmI"))]
+    for outcome in outcomes:
+        assert [e.to_dict() for e in outcome.errors] == [UNAUTHENTICATED]
+        assert "hunter2" not in str(outcome.to_dict())
+    assert "Authenticator raised for AuthTests::Private::WhoAmI" in caplog.text
+
+
+def test_allow_if_with_an_explanation() -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(WriteNote, requires_auth=True, allow_if=own_notes)
+    ann = with_token("secret-token-of-ann")
+    assert connector.run("WriteNote", {"owner": "ann", "text": "hi"}, ann).result == "ann: hi"
+    refused = connector.run("WriteNote", {"owner": "bob", "text": "hi"}, ann)
+    assert [e.to_dict() for e in refused.errors] == [not_allowed("a note is written by its owner", "own_notes")]
+    refused = asyncio.run(connector.arun("WriteNote", {"owner": "bob"}, ann))
+    assert refused.errors[0].key == "runtime.not_allowed"
+
+
+def test_allow_if_rules_are_ored_and_a_bare_false_is_explained_by_the_rule_name() -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(WriteNote, authentication_optional=True, allow_if=[is_ann, own_notes])
+    bob = with_token("secret-token-of-bob")
+    assert connector.run("WriteNote", {"owner": "bob"}, bob).success
+    assert connector.run("WriteNote", {"owner": "bob"}, with_token("secret-token-of-ann")).success
+    refused = connector.run("WriteNote", {"owner": "ann"}, bob)
+    explanation = "is_ann or a note is written by its owner"
+    assert [e.to_dict() for e in refused.errors] == [not_allowed(explanation, "is_ann")]
+    refused = connector.run("WriteNote", {"owner": "ann"})  # no user at all: the rules decide
+    assert refused.errors[0].key == "runtime.not_allowed"
+
+
+def test_a_rule_that_raises_refuses_as_an_unknown_error() -> None:
+    def crashes(call: Call, user: Any) -> bool:
+        raise KeyError("secret")
+
+    connector = Connector()
+    connector.connect(WhoAmI, allow_if=crashes)
+    outcome = connector.run("WhoAmI")
+    assert [e.key for e in outcome.errors] == ["runtime.unknown_error"]
+    assert "secret" not in str(outcome.to_dict())
+
+
+# --- the manifest -----------------------------------------------------------------------------
+
+
+def test_the_manifest_lists_the_auth_errors_where_they_can_happen() -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(WhoAmI, requires_auth=True)
+    connector.connect(WriteNote, allow_if=own_notes)
+    connector.connect(AsyncWhoAmI, authenticator=[])  # no authenticator of its own: the connector's
+    commands = connector.manifest()["command"]
+    who = commands["AuthTests::Private::WhoAmI"]
+    assert who["requires_authentication"] is True
+    assert who["possible_errors"]["runtime.unauthenticated"] == {
+        "category": "runtime",
+        "symbol": "unauthenticated",
+        "key": "runtime.unauthenticated",
+        "error": "Foobara::CommandConnector::UnauthenticatedError",
+    }
+    note = commands["AuthTests::Private::WriteNote"]
+    assert "requires_authentication" not in note
+    assert note["possible_errors"]["runtime.not_allowed"]["error"] == "Foobara::CommandConnector::NotAllowedError"
+    assert list(note["possible_errors"]) == sorted(note["possible_errors"])
+    assert "runtime.unauthenticated" in commands["AuthTests::Private::AsyncWhoAmI"]["possible_errors"]
+    public = Connector(WhoAmI).manifest()["command"]["AuthTests::Private::WhoAmI"]
+    assert "requires_authentication" not in public
+    assert "runtime.unauthenticated" not in public["possible_errors"]
+
+
+# --- over HTTP --------------------------------------------------------------------------------
+
+
+def test_over_http_401_403_and_the_user() -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(WhoAmI, requires_auth=True)
+    connector.connect(AsyncWhoAmI, authentication_optional=True)
+    connector.connect(WriteNote, requires_auth=True, allow_if=own_notes)
+    with serve(connector.asgi(mcp=False)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        response = client.post("/run/AuthTests::Private::WhoAmI")
+        assert (response.status_code, response.json()) == (401, [UNAUTHENTICATED])
+        ann = {"authorization": "Bearer secret-token-of-ann"}
+        response = client.post("/run/AuthTests::Private::WhoAmI", headers=ann)
+        assert (response.status_code, response.json()) == (200, "ann")
+        assert client.get("/run/AuthTests::Private::AsyncWhoAmI").json() == "nobody"
+        assert client.get("/run/AuthTests::Private::AsyncWhoAmI", headers=ann).json() == "ann"
+        response = client.post("/run/AuthTests::Private::WriteNote", json={"owner": "bob"}, headers=ann)
+        assert response.status_code == 403
+        assert response.json() == [not_allowed("a note is written by its owner", "own_notes")]
+
+
+def test_over_http_an_authenticator_that_raises_is_a_401_without_its_text() -> None:
+    connector = Connector(authenticator=broken)
+    connector.connect(WhoAmI, requires_auth=True)
+    with serve(connector.asgi(mcp=False)) as url:
+        response = httpx.post(f"{url}/run/AuthTests::Private::WhoAmI", timeout=30)
+    assert (response.status_code, response.json()) == (401, [UNAUTHENTICATED])
+    assert "hunter2" not in response.text
