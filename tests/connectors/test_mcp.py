@@ -130,8 +130,11 @@ async def test_tools_are_the_connected_commands_with_their_schemas(transport: st
     assert tools["Acme.Math.CreateUser"].output_schema is not None
     assert tools["Acme.Math.CreateUser"].output_schema["type"] == "object"
     assert set(tools["Acme.Math.CreateUser"].output_schema["properties"]) == {"name", "email", "greeting"}
-    # Hidden attributes (sensitive, not exposed) are left out, as in the connector manifest.
-    assert "password" not in tools["ConnectorTests.Tools.SignIn"].input_schema["properties"]
+    # A sensitive input stays, write-only and without a default (an agent must be able to send it);
+    # a sensitive result attribute is left out.
+    sign_in = tools["ConnectorTests.Tools.SignIn"].input_schema
+    assert sign_in["properties"]["password"] == {"type": "string", "writeOnly": True}
+    assert "password" in sign_in["required"]
     assert "token" not in (tools["ConnectorTests.Tools.SignIn"].output_schema or {})["properties"]
 
 

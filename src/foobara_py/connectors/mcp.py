@@ -72,7 +72,8 @@ def mcp_server(connector: Connector) -> Server[Any]:
             made = types.Tool(
                 name=tool_name(command.full_name()),
                 description=command.spec.description or None,
-                input_schema=inputs_json_schema(command, remove_sensitive=True),
+                # A sensitive input stays (`writeOnly`, no default): an agent must be able to send it.
+                input_schema=inputs_json_schema(command, remove_sensitive=False),
                 output_schema=output_schema,
             )
             found = tools[command] = (made, wrapped)
