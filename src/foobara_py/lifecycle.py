@@ -416,9 +416,7 @@ def run_sync(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome[R]:
     command: Any = cls.__new__(cls)
     command.raw_inputs = inputs
     if not plan.direct:
-        if plan.has_transactions:
-            return _retrying_sync(cls, command, plan)
-        return drive_sync(run(command, plan))
+        return drive_sync(_attempts(command, plan) if plan.has_transactions else run(command, plan))
     try:
         try:
             command.inputs = plan.validate_inputs(inputs)
@@ -459,9 +457,7 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
     command: Any = cls.__new__(cls)
     command.raw_inputs = inputs
     if not plan.direct:
-        if plan.has_transactions:
-            return await _retrying_async(cls, command, plan)
-        return await drive_async(run(command, plan))
+        return await drive_async(_attempts(command, plan) if plan.has_transactions else run(command, plan))
     try:
         try:
             command.inputs = plan.validate_inputs(inputs)
@@ -498,36 +494,26 @@ def _conflict_wait(attempt: int) -> float:
     return random.uniform(0, min(_CONFLICT_MAX_WAIT, _CONFLICT_FIRST_WAIT * 2**attempt))
 
 
-def _retrying_sync(cls: type[CommandBase[Any, R]], command: Any, plan: Plan) -> Outcome[R]:
+def _attempts(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
+    """A run that opens transactions, retried from the start (a fresh command, the same raw
+    inputs) while a store reports a conflict, if it opened them itself."""
     owner = not transactions.open_transactions()
     attempt = 1
     while True:
         try:
-            return drive_sync(run(command, plan))
+            return (yield from run(command, plan))
         except transactions.TransactionConflict as conflict:
             if not owner:
                 raise
             if attempt >= CONFLICT_ATTEMPTS:
                 return _gave_up(command, conflict, attempt)
-            time.sleep(_conflict_wait(attempt))
+            yield partial(_pause, _conflict_wait(attempt), type(command).spec.is_async)
             attempt += 1
-            command = _fresh(cls, command)
+            command = _fresh(type(command), command)
 
 
-async def _retrying_async(cls: type[CommandBase[Any, R]], command: Any, plan: Plan) -> Outcome[R]:
-    owner = not transactions.open_transactions()
-    attempt = 1
-    while True:
-        try:
-            return await drive_async(run(command, plan))
-        except transactions.TransactionConflict as conflict:
-            if not owner:
-                raise
-            if attempt >= CONFLICT_ATTEMPTS:
-                return _gave_up(command, conflict, attempt)
-            await asyncio.sleep(_conflict_wait(attempt))
-            attempt += 1
-            command = _fresh(cls, command)
+def _pause(seconds: float, is_async: bool) -> Any:
+    return asyncio.sleep(seconds) if is_async else time.sleep(seconds)
 
 
 def _fresh(cls: type[CommandBase[Any, Any]], previous: Any) -> Any:

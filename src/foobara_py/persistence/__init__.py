@@ -6,6 +6,7 @@ command run. The store drivers (SQL, Redis) are optional extras, imported when a
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
@@ -62,20 +63,10 @@ class transaction:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        unit = self.unit
-        if unit is None:
-            return
-        try:
-            if error is None:
-                try:
-                    unit.commit()
-                except BaseException:
-                    unit.rollback()
-                    raise
-            else:
-                unit.rollback()
-        finally:
-            self._release()
+        if self.unit is not None:
+            from ..lifecycle import drive_sync
+
+            drive_sync(self._close(error))
 
     async def __aenter__(self) -> UnitOfWork:
         return self._open(is_async=True)
@@ -83,19 +74,24 @@ class transaction:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        from ..lifecycle import _to_the_end  # a rollback runs to its end even if the task is cancelled
+        if self.unit is not None:
+            from ..lifecycle import drive_async
 
+            await drive_async(self._close(error))
+
+    def _close(self, error: BaseException | None) -> Generator[Any, Any, None]:
+        """Commit, or roll back (to its end, even if the task is cancelled meanwhile), as the
+        lifecycle's drivers make the calls: the same ending for both forms of the block."""
         unit = self.unit
-        if unit is None:
-            return
+        assert unit is not None
         try:
             if error is None:
                 try:
-                    await unit.commit()
+                    yield unit.commit
                 except BaseException:
-                    await _to_the_end(unit.rollback)
+                    yield transactions.Shielded(unit.rollback)
                     raise
             else:
-                await _to_the_end(unit.rollback)
+                yield transactions.Shielded(unit.rollback)
         finally:
             self._release()

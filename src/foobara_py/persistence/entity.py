@@ -152,9 +152,7 @@ class Entity(Model):
                 raise PydanticCustomError(
                     "model_type", "Cannot cast {value!r} to a {entity}", {"value": value, "entity": cls.entity_name()}
                 ) from None
-        from .unit import current_unit
-
-        return cls._reference(key, current_unit())
+        return cls._reference(key, units.current_unit())
 
     @classmethod
     def _reference(cls, key: Any, unit: UnitOfWork | None) -> Self:
@@ -184,8 +182,6 @@ class Entity(Model):
     def _load_now(self) -> None:
         """Load a reference's attributes: the first read of one of them."""
         state = self.__pydantic_private__["_foobara"]  # type: ignore[index]
-        from . import unit as units
-
         unit = state.unit if state.unit is not None and state.unit.open else units.current_unit()
         if unit is None:
             raise NoTransactionOpenError(
@@ -267,78 +263,56 @@ class Entity(Model):
     def create(cls, **attributes: Any) -> Self:
         """A new record, written to its store now (its generated key is set) and kept if the
         transaction commits."""
-        from . import unit as units
-
-        unit = units.unit_for(cls, "create")
-        return units.run_sync(unit, units.create(unit, cls, attributes))
+        found: Self = _sync(cls, "create", "create", cls, attributes)
+        return found
 
     @classmethod
     async def acreate(cls, **attributes: Any) -> Self:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "acreate")
-        return await units.run_async(unit, units.create(unit, cls, attributes))
+        found: Self = await _async(cls, "acreate", "create", cls, attributes)
+        return found
 
     @classmethod
     def load(cls, key: Any) -> Self:
         """The record with this primary key; `NotFoundError` (a `LookupError`) if there is none."""
-        from . import unit as units
-
-        unit = units.unit_for(cls, "load")
-        return units.run_sync(unit, units.load_one(unit, cls, key))
+        found: Self = _sync(cls, "load", "load_one", cls, key)
+        return found
 
     @classmethod
     async def aload(cls, key: Any) -> Self:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "aload")
-        return await units.run_async(unit, units.load_one(unit, cls, key))
+        found: Self = await _async(cls, "aload", "load_one", cls, key)
+        return found
 
     @classmethod
     def load_many(cls, keys: Sequence[Any]) -> list[Self]:
         """The records with these keys, in this order, loaded in one query."""
-        from . import unit as units
-
-        unit = units.unit_for(cls, "load_many")
-        return units.run_sync(unit, units.load_keys(unit, cls, keys))
+        found: list[Self] = _sync(cls, "load_many", "load_keys", cls, keys)
+        return found
 
     @classmethod
     async def aload_many(cls, keys: Sequence[Any]) -> list[Self]:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "aload_many")
-        return await units.run_async(unit, units.load_keys(unit, cls, keys))
+        found: list[Self] = await _async(cls, "aload_many", "load_keys", cls, keys)
+        return found
 
     @classmethod
     def find_by(cls, **criteria: Any) -> Self | None:
         """The first record (by primary key) whose attributes equal these, or None."""
-        from . import unit as units
-
-        unit = units.unit_for(cls, "find_by")
-        found = units.run_sync(unit, units.find(unit, cls, criteria, 1))
+        found = _sync(cls, "find_by", "find", cls, criteria, 1)
         return found[0] if found else None
 
     @classmethod
     async def afind_by(cls, **criteria: Any) -> Self | None:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "afind_by")
-        found = await units.run_async(unit, units.find(unit, cls, criteria, 1))
+        found = await _async(cls, "afind_by", "find", cls, criteria, 1)
         return found[0] if found else None
 
     @classmethod
     def find_all_by(cls, **criteria: Any) -> list[Self]:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "find_all_by")
-        return units.run_sync(unit, units.find(unit, cls, criteria, None))
+        found: list[Self] = _sync(cls, "find_all_by", "find", cls, criteria, None)
+        return found
 
     @classmethod
     async def afind_all_by(cls, **criteria: Any) -> list[Self]:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "afind_all_by")
-        return await units.run_async(unit, units.find(unit, cls, criteria, None))
+        found: list[Self] = await _async(cls, "afind_all_by", "find", cls, criteria, None)
+        return found
 
     @classmethod
     def all(cls) -> list[Self]:
@@ -350,44 +324,41 @@ class Entity(Model):
 
     @classmethod
     def count(cls, **criteria: Any) -> int:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "count")
-        return units.run_sync(unit, units.count(unit, cls, criteria))
+        found: int = _sync(cls, "count", "count", cls, criteria)
+        return found
 
     @classmethod
     async def acount(cls, **criteria: Any) -> int:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "acount")
-        return await units.run_async(unit, units.count(unit, cls, criteria))
+        found: int = await _async(cls, "acount", "count", cls, criteria)
+        return found
 
     @classmethod
     def exists(cls, key: Any) -> bool:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "exists")
-        return bool(units.run_sync(unit, units.load_keys(unit, cls, [key], missing_ok=True)))
+        return bool(_sync(cls, "exists", "load_keys", cls, [key], missing_ok=True))
 
     @classmethod
     async def aexists(cls, key: Any) -> bool:
-        from . import unit as units
-
-        unit = units.unit_for(cls, "aexists")
-        return bool(await units.run_async(unit, units.load_keys(unit, cls, [key], missing_ok=True)))
+        return bool(await _async(cls, "aexists", "load_keys", cls, [key], missing_ok=True))
 
     def hard_delete(self) -> None:
         """Delete the record from its store when the transaction commits."""
-        from . import unit as units
-
-        unit = units.unit_for(type(self), "hard_delete")
-        units.run_sync(unit, units.delete(unit, self))
+        _sync(type(self), "hard_delete", "delete", self)
 
     async def ahard_delete(self) -> None:
-        from . import unit as units
+        await _async(type(self), "ahard_delete", "delete", self)
 
-        unit = units.unit_for(type(self), "ahard_delete")
-        await units.run_async(unit, units.delete(unit, self))
+
+def _sync(entity: type[Entity], operation: str, ops: str, *args: Any, **options: Any) -> Any:
+    """Run one of the unit of work's operations (`ops`, named in unit.py) from sync code, in the
+    transaction open now; the class API's sync side."""
+    unit = units.unit_for(entity, operation)
+    return units.run_sync(unit, getattr(units, ops)(unit, *args, **options))
+
+
+async def _async(entity: type[Entity], operation: str, ops: str, *args: Any, **options: Any) -> Any:
+    """`_sync`, for the async twins: the same operation, awaited."""
+    unit = units.unit_for(entity, operation)
+    return await units.run_async(unit, getattr(units, ops)(unit, *args, **options))
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,3 +511,7 @@ def associations(entity: type[Entity]) -> dict[str, tuple[type[Entity], bool]]:
                 found[name] = association
         entity.__foobara_associations__ = found  # type: ignore[attr-defined]
     return found
+
+
+# The unit of work builds on this module; it is imported last, once everything it uses is defined.
+from . import unit as units  # noqa: E402
