@@ -107,7 +107,7 @@ def _http_app() -> Any:
 def _mcp_sdk_app() -> Any:
     from mcp.server import MCPServer
 
-    server = MCPServer("bench")
+    server = MCPServer("bench", log_level="WARNING")  # uvicorn logs warnings only, on both sides
 
     @server.tool()
     def add(a: int, b: int = 0) -> int:
