@@ -56,7 +56,7 @@ def main() -> None:
     if soft < wanted:  # the client holds one descriptor per connection
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
     print(f"uvicorn {' '.join(uvicorn_options(BACKLOG))}")
-    with uvicorn_server("http_app", backlog=BACKLOG) as base:
+    with uvicorn_server("http_app", backlog=BACKLOG) as (base, _):
         url = urlsplit(base)
         host, port = url.hostname or "127.0.0.1", url.port or 80
         asyncio.run(burst(host, port, 10))  # warm up

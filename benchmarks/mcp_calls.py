@@ -66,7 +66,7 @@ def main() -> None:
     results: dict[str, list[tuple[float, float]]] = {side: [] for side in SIDES}
     with ExitStack() as stack:
         urls = {
-            side: stack.enter_context(uvicorn_server(app, ready_path="/mcp")) + "/mcp"
+            side: stack.enter_context(uvicorn_server(app, ready_path="/mcp"))[0] + "/mcp"
             for side, (app, _) in SIDES.items()
         }
         for round_number in range(args.rounds):

@@ -1,9 +1,9 @@
 """The apps the HTTP and MCP benchmarks serve, and a uvicorn subprocess to serve them.
 
 `http_app`: the HTTP connector (`Connector.asgi()`) for `Add` (a Command), `AsyncAdd` (an
-AsyncCommand) and `Nap` (an AsyncCommand that awaits 100 ms), with bare Starlette endpoints added
-to the same app, first in its routes (so they never pay for the connector's routes being tried):
-`/bare/add` and `/bare/async_add` do the same pydantic validation (the inputs, extra keys refused,
+AsyncCommand) and `Nap` (an AsyncCommand that awaits 100 ms), and in the same server process a bare
+Starlette app (each side the first route of its own app; the path picks the app): `/bare/add` and
+`/bare/async_add` do the same pydantic validation (the inputs, extra keys refused,
 and the result) and the same work, and return the same JSON.
 `mcp_sdk_app`: the `mcp` SDK's own high-level `MCPServer` with an `add` tool doing the same work,
 served over streamable HTTP at `/mcp` as the connector's app serves its tools.
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -98,9 +99,21 @@ async def bare_async_add(request: Request) -> JSONResponse:
 
 
 def _http_app() -> Any:
-    app = Connector(Add, AsyncAdd, Nap).asgi()
-    bare = [Route("/bare/add", bare_add, methods=["POST"]), Route("/bare/async_add", bare_async_add, methods=["POST"])]
-    app.router.routes[:0] = bare
+    """The two sides in one app, each the first route of its own Starlette app (as in real use)."""
+    connector_app = Connector(Add, AsyncAdd, Nap).asgi()
+    bare_app = Starlette(
+        routes=[
+            Route("/bare/add", bare_add, methods=["POST"]),
+            Route("/bare/async_add", bare_async_add, methods=["POST"]),
+        ]
+    )
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/bare/"):
+            await bare_app(scope, receive, send)
+        else:
+            await connector_app(scope, receive, send)
+
     return app
 
 
@@ -145,9 +158,18 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system, all threads) process `pid` has used (None off Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def uvicorn_server(app: str, *, backlog: int | None = None, ready_path: str = "/ping") -> Iterator[str]:
-    """`servers:<app>` served by uvicorn in a subprocess on 127.0.0.1; yields its base URL."""
+def uvicorn_server(app: str, *, backlog: int | None = None, ready_path: str = "/ping") -> Iterator[tuple[str, int]]:
+    """`servers:<app>` served by uvicorn in a subprocess on 127.0.0.1; yields its base URL and pid."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"), f"servers:{app}"]
     command += ["--host", "127.0.0.1", "--port", str(port), *uvicorn_options(backlog)]
@@ -166,7 +188,7 @@ def uvicorn_server(app: str, *, backlog: int | None = None, ready_path: str = "/
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"uvicorn did not start: {' '.join(command)}") from None
                 time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
