@@ -30,6 +30,7 @@ from ..errors import CommandNotFoundError, FoobaraError
 from ..manifest import CATEGORIES
 from ..manifest import manifest as build_manifest
 from ..outcome import Outcome
+from .threads import run_in_thread
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -289,7 +290,7 @@ class Connector:
         refused = _refusal(connection, inputs, request, user)
         if refused is not None:
             return refused
-        token = _user.set(user)  # copied into the worker thread of a sync command by to_thread
+        token = _user.set(user)  # copied into the worker thread of a sync command
         try:
             return await _run_async(connection, inputs)
         finally:
@@ -352,7 +353,7 @@ async def _run_async(connection: Connection, inputs: Mapping[str, Any]) -> Outco
         if issubclass(command, AsyncCommand):
             return await command.run(**inputs)
         assert issubclass(command, SyncCommand)
-        return await asyncio.to_thread(command.run, **inputs)
+        return await run_in_thread(command.run, **inputs)
     except Exception as exc:
         return _unknown(connection, exc)
 
