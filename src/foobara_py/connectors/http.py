@@ -135,7 +135,7 @@ class _HttpDoor:
         if not isinstance(data, dict):
             message = f"The request body must be a JSON object, not {_json_kind(data)}"
             return _errors(400, _bad_body("body_not_an_object", message))
-        if request.query_params:
+        if request.scope.get("query_string"):  # (QueryParams costs a tenth of a run to build)
             data.update(request.query_params)
         return data
 
