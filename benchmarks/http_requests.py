@@ -10,7 +10,7 @@ rounds (the ratio is the median of each round's ratio). The server's CPU time pe
 printed too: other processes on a busy machine disturb it less than req/s (though it does not see
 time lost waiting, for a worker thread say). It prints, never asserts.
 
-    python benchmarks/http_requests.py [--rounds 5] [--duration 5] [--connections 32]
+    python benchmarks/http_requests.py [--rounds 8] [--duration 4] [--connections 32]
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def check(base: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
