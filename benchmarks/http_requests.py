@@ -1,10 +1,11 @@
 """Requests per second through the HTTP connector, against bare Starlette on the same server.
 
-One uvicorn worker (a subprocess on 127.0.0.1, see servers.py) serves both sides in one app:
+One uvicorn worker (a subprocess on 127.0.0.1, see servers.py) serves both sides:
 `POST /run/Add` (a Command, run in a worker thread) and `POST /run/AsyncAdd` (an AsyncCommand),
 and the bare Starlette endpoints `POST /bare/add` and `POST /bare/async_add` doing the same
-pydantic validation and the same work and returning the same JSON. wrk (keep-alive, 32
-connections, one thread: the server gets the other core) posts `{"a":1,"b":2}`; the sides take
+pydantic validation and the same work and returning the same JSON (both on the loop: the
+connector's sync side pays for its thread hand-off). wrk (keep-alive, 32
+connections, one thread, so that the server has the other core) posts `{"a":1,"b":2}`; the sides take
 turns over several rounds, in an order that alternates, and each figure is the median over the
 rounds (the ratio is the median of each round's ratio). The server's CPU time per request is
 printed too: other processes on a busy machine disturb it less than req/s (though it does not see
