@@ -42,3 +42,22 @@ async def test_it_mounts_in_fastapi_with_mcp() -> None:
         async with Client(f"{url}/foobara/mcp") as mcp:
             result = await mcp.call_tool("Acme.Math.Add", {"a": 2, "b": 3})
             assert not result.is_error and result.structured_content == {"result": 5}
+
+
+async def test_stateless_mcp_answers_a_call_without_a_session() -> None:
+    """What several workers behind a proxy need: any request stands alone."""
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "Acme.Math.Add", "arguments": {"a": 2}},
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    for stateless in (True, False):
+        with serve(Connector(acme.math).asgi(mcp_stateless=stateless)) as url:
+            async with httpx.AsyncClient(base_url=url) as client:
+                response = await client.post("/mcp", json=call, headers=headers)
+        if stateless:
+            assert response.status_code == 200 and '"structuredContent":{"result":2}' in response.text
+        else:  # a stateful server wants the session that `initialize` opens
+            assert response.status_code == 400

@@ -315,14 +315,27 @@ class Connector:
         return ours
 
     def asgi(
-        self, *, prefix: str = "", max_body_size: int | None = None, mcp: bool = True, host: str = "127.0.0.1"
+        self,
+        *,
+        prefix: str = "",
+        max_body_size: int | None = None,
+        mcp: bool = True,
+        host: str = "127.0.0.1",
+        mcp_stateless: bool = False,
     ) -> Starlette:
         """The HTTP door: a Starlette app (needs the `http` extra; see `connectors.http.http_app`).
         `mcp=False` leaves out `/mcp`, whose session manager runs in the app's lifespan: an app
         mounted in another does not get its lifespan run."""
         from .http import DEFAULT_MAX_BODY_SIZE, http_app
 
-        return http_app(self, prefix=prefix, max_body_size=max_body_size or DEFAULT_MAX_BODY_SIZE, mcp=mcp, host=host)
+        return http_app(
+            self,
+            prefix=prefix,
+            max_body_size=max_body_size or DEFAULT_MAX_BODY_SIZE,
+            mcp=mcp,
+            host=host,
+            mcp_stateless=mcp_stateless,
+        )
 
     def __repr__(self) -> str:
         return f"<Connector {', '.join(self._connections) or 'nothing connected'}>"

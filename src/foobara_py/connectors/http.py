@@ -63,12 +63,14 @@ def http_app(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     mcp: bool = True,
     host: str = "127.0.0.1",
+    mcp_stateless: bool = False,
 ) -> Starlette:
     """An ASGI app serving `connector`'s commands under `prefix` (`/api`: `/api/run/...`).
 
     `max_body_size`: a larger request body gets 413, whether its Content-Length says so or it is
     sent in chunks (counted while it is read). `mcp`: also MCP's streamable HTTP at `/mcp`, where
-    the `mcp` extra is installed; `host` is where the app is served (see `connectors.mcp.mcp_app`)."""
+    the `mcp` extra is installed; `host` is where the app is served and `mcp_stateless` keeps no MCP
+    session between requests, for several workers (see `connectors.mcp.mcp_app`)."""
     prefix = f"/{prefix.strip('/')}" if prefix.strip("/") else ""
     door = _HttpDoor(connector, max_body_size, prefix)
     routes: list[Any] = [
@@ -88,7 +90,7 @@ def http_app(
         except ImportError:  # the mcp extra is not installed: no /mcp
             pass
         else:
-            mcp_door = mcp_app(connector, path=f"{prefix}/mcp", host=host)
+            mcp_door = mcp_app(connector, path=f"{prefix}/mcp", host=host, stateless=mcp_stateless)
             routes += mcp_door.routes
             lifespan = mcp_door.router.lifespan_context  # runs the SDK's session manager
     return Starlette(
