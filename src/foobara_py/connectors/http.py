@@ -2,6 +2,7 @@
 
     POST|GET {prefix}/run/Acme::Math::Add   (or /run/Acme/Math/Add): JSON body merged with the query
     GET {prefix}/manifest, /openapi.json, /describe[_command|_type]/<name>, /list, /ping
+    GET {prefix}/help, /help/<name>: readable HTML pages, with a form that runs the command
 
 200 with the bare JSON result; 422 with the array of error hashes; 404 for an unknown command or a
 lone `not_found` error; 400 for a body that is not a JSON object; 413 for a body over the limit;
@@ -22,7 +23,7 @@ try:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
+    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("The HTTP connector needs Starlette: pip install 'foobara-py[http]'") from exc
@@ -31,6 +32,8 @@ from .. import __version__
 from ..errors import FoobaraError
 from ..outcome import Outcome
 from .core import CommandNotConnectedError, Connector, ConnectorRequest, serialize
+from .help import HEADERS as HELP_HEADERS
+from .help import help_page
 from .openapi import openapi_document
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "http_app", "status_of"]
@@ -82,6 +85,8 @@ def http_app(
         Route(f"{prefix}/describe_type/{{name:path}}", door.describe_type, methods=["GET"]),
         Route(f"{prefix}/list", door.list, methods=["GET"]),
         Route(f"{prefix}/ping", door.ping, methods=["GET"]),
+        Route(f"{prefix}/help", door.help, methods=["GET"]),
+        Route(f"{prefix}/help/{{name:path}}", door.help, methods=["GET"]),
     ]
     lifespan = None
     if mcp:
@@ -195,6 +200,13 @@ class _HttpDoor:
 
     async def ping(self, request: Request) -> Response:
         return JSONResponse(_now())
+
+    async def help(self, request: Request) -> Response:
+        """The readable pages (connectors/help.py); an unknown name is a 404 page, not JSON."""
+        base = f"{request.scope.get('root_path', '')}{self.prefix}"
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        status, page = help_page(self.connector, request.path_params.get("name"), base=base, origin=origin)
+        return HTMLResponse(page, status_code=status, headers=HELP_HEADERS)
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         """Starlette's own answers (no route, a method not allowed) as error hashes."""
