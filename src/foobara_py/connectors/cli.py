@@ -570,17 +570,18 @@ def _serve(args: Sequence[str], err: TextIO) -> int:
 
     connector = connector_of(known.module)
     app = http_app(connector, prefix=known.prefix, host=known.host)
-    has_mcp = any(getattr(route, "path", None) == f"{_prefix(known.prefix)}/mcp" for route in app.routes)
+    paths = {getattr(route, "path", "") for route in app.routes}  # where the app serves what
+    prefix = next(path for path in paths if path.endswith("/openapi.json")).removesuffix("/openapi.json")
     config = uvicorn.Config(app, host=known.host, port=known.port, log_level="warning", ws="none")
 
     def started(port: int) -> None:
-        base = f"http://{_url_host(known.host)}:{port}{_prefix(known.prefix)}"
-        print(serve_banner(connector, base, mcp=has_mcp), file=err, flush=True)
+        base = f"http://{_url_host(known.host)}:{port}{prefix}"
+        print(serve_banner(connector, base, mcp=f"{prefix}/mcp" in paths), file=err, flush=True)
 
     server = _uvicorn_server(config, started)
     try:
         server.run()
-    except KeyboardInterrupt:  # a second Ctrl+C: uvicorn gives up waiting for requests to end
+    except KeyboardInterrupt:  # the Ctrl+C uvicorn handled, raised again once it has shut down
         pass
     except SystemExit:  # uvicorn could not start (it logged why: the port is taken...)
         pass
@@ -640,10 +641,10 @@ def _example_inputs(command: CommandClass) -> dict[str, Any] | None:
     model_fields = spec.inputs_type.model_fields if spec.inputs_type is not None else {}
     inputs: dict[str, Any] = {}
     for name, field_spec in fields.items():
-        node = field_spec.node
-        examples = getattr(model_fields.get(name), "examples", None)
         if not field_spec.required:
             continue
+        node = field_spec.node
+        examples = getattr(model_fields.get(name), "examples", None)
         if node.sensitive:
             return None
         if examples:
@@ -656,10 +657,6 @@ def _example_inputs(command: CommandClass) -> dict[str, Any] | None:
             return None
         inputs[field_spec.alias or name] = value
     return inputs
-
-
-def _prefix(prefix: str) -> str:
-    return f"/{prefix.strip('/')}" if prefix.strip("/") else ""
 
 
 def _url_host(host: str) -> str:
