@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ ACTIONS = {
     "run": "run a command: foobara run MODULE NAME [INPUTS]",
     "list": "list the commands MODULE connects",
     "help": "describe the commands, or one command's inputs and errors",
-    "serve": "serve the commands over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P]",
+    "serve": "serve the commands over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P] [--prefix P]",
     "mcp": "serve the commands as MCP tools on stdio: foobara mcp MODULE",
     "manifest": "print the manifest of the commands MODULE defines, as JSON",
     "describe": "print one manifest entry (a command, type, domain...)",
@@ -559,6 +560,7 @@ def _serve(args: Sequence[str], err: TextIO) -> int:
     parser.add_argument("module")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--prefix", default="")
     known, extra = parser.parse_known_args(args)
     if extra:
         raise CliParseError(f"Unexpected argument: {extra[0]}")
@@ -567,14 +569,100 @@ def _serve(args: Sequence[str], err: TextIO) -> int:
     from .http import http_app
 
     connector = connector_of(known.module)
-    app = http_app(connector, host=known.host)
-    base = f"http://{known.host}:{known.port}"
-    first = connector.commands[0].full_name() if connector.commands else "NAME"
-    print(f"Serving {len(connector.commands)} commands at {base}", file=err)
-    print(f"  {base}/manifest   {base}/list   {base}/mcp (MCP, streamable HTTP)", file=err)
-    print(f"  curl -X POST {base}/run/{first} -H 'Content-Type: application/json' -d '{{}}'", file=err)
-    uvicorn.run(app, host=known.host, port=known.port, log_level="warning")
-    return EXIT_OK
+    app = http_app(connector, prefix=known.prefix, host=known.host)
+    paths = {getattr(route, "path", "") for route in app.routes}  # where the app serves what
+    prefix = next(path for path in paths if path.endswith("/openapi.json")).removesuffix("/openapi.json")
+    config = uvicorn.Config(app, host=known.host, port=known.port, log_level="warning", ws="none")
+
+    def started(port: int) -> None:
+        base = f"http://{_url_host(known.host)}:{port}{prefix}"
+        print(serve_banner(connector, base, mcp=f"{prefix}/mcp" in paths), file=err, flush=True)
+
+    server = _uvicorn_server(config, started)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # the Ctrl+C uvicorn handled, raised again once it has shut down
+        pass
+    except SystemExit:  # uvicorn could not start (it logged why: the port is taken...)
+        pass
+    return EXIT_OK if server.started else EXIT_ERROR
+
+
+def _uvicorn_server(config: Any, on_started: Callable[[int], None]) -> Any:
+    """uvicorn's server, calling back with the port once it listens (so that what `serve` prints
+    is true when it is printed, and right for `--port 0`)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                on_started(self.servers[0].sockets[0].getsockname()[1])
+
+    return Server(config)
+
+
+def serve_banner(connector: Connector, base: str, *, mcp: bool = True) -> str:
+    """What `foobara serve` prints once it listens at `base`: where to look, and a call to try."""
+    lines = [
+        f"Serving {len(connector.connections)} commands at {base} (Ctrl+C to stop)",
+        f"  help       {base}/help",
+        f"  OpenAPI    {base}/openapi.json",
+        f"  manifest   {base}/manifest",
+    ]
+    if mcp:
+        lines.append(f"  MCP        {base}/mcp (streamable HTTP)")
+    example = example_call(connector)
+    if example is not None:
+        name, inputs = example
+        body = shlex.quote(json.dumps(inputs))
+        lines += ["Try:", f"  curl -X POST {base}/run/{name} -H 'Content-Type: application/json' -d {body}"]
+    return "\n".join(lines)
+
+
+# A value of each scalar type, for an input whose field gives no `examples`.
+_PLACEHOLDERS: dict[str, Any] = {"string": "hello", "integer": 1, "float": 1.5, "boolean": True, "array": []}
+
+
+def example_call(connector: Connector) -> tuple[str, dict[str, Any]] | None:
+    """A connected command anyone can call, and inputs for it: the first that needs no user and no
+    secret, its required inputs set to their field's first example or a value of their type."""
+    for connection in connector.connections:
+        inputs = None if connection.requires_auth else _example_inputs(connection.command)
+        if inputs is not None:
+            return connection.full_name, inputs
+    return None
+
+
+def _example_inputs(command: CommandClass) -> dict[str, Any] | None:
+    """None when a required input is a secret or has no example to give."""
+    spec = command.spec
+    fields = spec.inputs_node.fields if spec.inputs_node is not None and spec.inputs_node.fields else {}
+    model_fields = spec.inputs_type.model_fields if spec.inputs_type is not None else {}
+    inputs: dict[str, Any] = {}
+    for name, field_spec in fields.items():
+        if not field_spec.required:
+            continue
+        node = field_spec.node
+        examples = getattr(model_fields.get(name), "examples", None)
+        if node.sensitive:
+            return None
+        if examples:
+            value = examples[0]
+        elif node.one_of:
+            value = node.one_of[0]
+        elif node.reference is None and node.type in _PLACEHOLDERS:
+            value = _PLACEHOLDERS[node.type]
+        else:
+            return None
+        inputs[field_spec.alias or name] = value
+    return inputs
+
+
+def _url_host(host: str) -> str:
+    """The host as a URL names it: a wildcard address is reached on the loopback one."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
 
 
 def main(
