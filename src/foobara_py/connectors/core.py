@@ -34,6 +34,8 @@ from ..outcome import Outcome
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from .http import Cors
+
 __all__ = [
     "SERIALIZERS",
     "AllowRule",
@@ -315,14 +317,22 @@ class Connector:
         return ours
 
     def asgi(
-        self, *, prefix: str = "", max_body_size: int | None = None, mcp: bool = True, host: str = "127.0.0.1"
+        self,
+        *,
+        prefix: str = "",
+        max_body_size: int | None = None,
+        mcp: bool = True,
+        host: str = "127.0.0.1",
+        cors: Cors = None,
     ) -> Starlette:
         """The HTTP door: a Starlette app (needs the `http` extra; see `connectors.http.http_app`).
         `mcp=False` leaves out `/mcp`, whose session manager runs in the app's lifespan: an app
-        mounted in another does not get its lifespan run."""
+        mounted in another does not get its lifespan run. `cors`: off unless given (`True` for any
+        origin, an origin or a list of them, or CORSMiddleware's options)."""
         from .http import DEFAULT_MAX_BODY_SIZE, http_app
 
-        return http_app(self, prefix=prefix, max_body_size=max_body_size or DEFAULT_MAX_BODY_SIZE, mcp=mcp, host=host)
+        size = max_body_size or DEFAULT_MAX_BODY_SIZE
+        return http_app(self, prefix=prefix, max_body_size=size, mcp=mcp, host=host, cors=cors)
 
     def __repr__(self) -> str:
         return f"<Connector {', '.join(self._connections) or 'nothing connected'}>"
