@@ -67,7 +67,7 @@ ACTIONS = {
     "run": "run a command: foobara run MODULE NAME [INPUTS]",
     "list": "list the commands MODULE connects",
     "help": "describe the commands, or one command's inputs and errors",
-    "serve": "serve the commands over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P] [--prefix P]",
+    "serve": "serve over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P] [--prefix P] [--cors ORIGIN]",
     "mcp": "serve the commands as MCP tools on stdio: foobara mcp MODULE",
     "manifest": "print the manifest of the commands MODULE defines, as JSON",
     "describe": "print one manifest entry (a command, type, domain...)",
@@ -561,6 +561,7 @@ def _serve(args: Sequence[str], err: TextIO) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--prefix", default="")
+    parser.add_argument("--cors", action="append", metavar="ORIGIN")  # repeated; `*` for any origin
     known, extra = parser.parse_known_args(args)
     if extra:
         raise CliParseError(f"Unexpected argument: {extra[0]}")
@@ -569,7 +570,7 @@ def _serve(args: Sequence[str], err: TextIO) -> int:
     from .http import http_app
 
     connector = connector_of(known.module)
-    app = http_app(connector, prefix=known.prefix, host=known.host)
+    app = http_app(connector, prefix=known.prefix, host=known.host, cors=known.cors)
     paths = {getattr(route, "path", "") for route in app.routes}  # where the app serves what
     prefix = next(path for path in paths if path.endswith("/openapi.json")).removesuffix("/openapi.json")
     config = uvicorn.Config(app, host=known.host, port=known.port, log_level="warning", ws="none")

@@ -34,6 +34,8 @@ from ..outcome import Outcome
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from .http import Cors
+
 __all__ = [
     "SERIALIZERS",
     "AllowRule",
@@ -322,10 +324,12 @@ class Connector:
         mcp: bool = True,
         host: str = "127.0.0.1",
         mcp_stateless: bool = False,
+        cors: Cors = None,
     ) -> Starlette:
         """The HTTP door: a Starlette app (needs the `http` extra; see `connectors.http.http_app`).
         `mcp=False` leaves out `/mcp`, whose session manager runs in the app's lifespan: an app
-        mounted in another does not get its lifespan run."""
+        mounted in another does not get its lifespan run. `cors`: off unless given (`True` for any
+        origin, an origin or a list of them, or CORSMiddleware's options)."""
         from .http import DEFAULT_MAX_BODY_SIZE, http_app
 
         return http_app(
@@ -335,6 +339,7 @@ class Connector:
             mcp=mcp,
             host=host,
             mcp_stateless=mcp_stateless,
+            cors=cors,
         )
 
     def __repr__(self) -> str:

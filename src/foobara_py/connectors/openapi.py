@@ -4,8 +4,8 @@ It is built from the same declarations as the connector's manifest (the same com
 possible errors, sensitive inputs left out), so a client generator, a fuzzer or an API console sees
 exactly what the door serves. Each connected command is `POST /run/{Full::Name}` with its inputs as
 the JSON body; its answers are the result (200), the array of error hashes (422, with the keys of
-its possible errors), a lone `not_found` (404) when it loads records, and the door's own 400, 413
-and 500. Recursive models, written under `$defs` by `foobara_py.schema`, move to
+its possible errors), a lone `not_found` (404) when it loads records, and the door's own 400, 413,
+415 and 500. Recursive models, written under `$defs` by `foobara_py.schema`, move to
 `components/schemas` so that every `$ref` resolves from the document's root.
 """
 
@@ -46,6 +46,10 @@ _FOOBARA_ERROR: dict[str, Any] = {
 _SHARED_RESPONSES: dict[str, Any] = {
     "BadRequest": {
         "description": "The body is not JSON, or not a JSON object (`data.invalid_json`, `data.body_not_an_object`).",
+        "content": _ERRORS_CONTENT,
+    },
+    "UnsupportedMediaType": {
+        "description": "The body's Content-Type cannot hold JSON (`data.unsupported_media_type`).",
         "content": _ERRORS_CONTENT,
     },
     "TooLarge": {
@@ -97,6 +101,7 @@ def _operation(
         "200": {"description": "The result.", "content": {"application/json": {"schema": result}}},
         "400": {"$ref": "#/components/responses/BadRequest"},
         "413": {"$ref": "#/components/responses/TooLarge"},
+        "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
         "422": {
             "description": "The errors: " + (", ".join(f"`{key}`" for key in keys) if keys else "none declared") + ".",
             "content": _ERRORS_CONTENT,
