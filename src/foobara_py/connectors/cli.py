@@ -67,7 +67,7 @@ ACTIONS = {
     "run": "run a command: foobara run MODULE NAME [INPUTS]",
     "list": "list the commands MODULE connects",
     "help": "describe the commands, or one command's inputs and errors",
-    "serve": "serve over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P] [--prefix P] [--cors ORIGIN]",
+    "serve": "serve over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P] [--prefix P] [--cors O]",
     "mcp": "serve the commands as MCP tools on stdio: foobara mcp MODULE",
     "manifest": "print the manifest of the commands MODULE defines, as JSON",
     "describe": "print one manifest entry (a command, type, domain...)",
