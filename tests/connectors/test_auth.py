@@ -64,7 +64,7 @@ def broken(request: ConnectorRequest) -> str | None:
 
 
 def own_notes(call: Call, user: Any) -> tuple[bool, str]:
-    return call.inputs.get("owner") == user, "a note is written by its owner"
+    return call.inputs.owner == user, "a note is written by its owner"
 
 
 def is_ann(call: Call, user: Any) -> bool:
