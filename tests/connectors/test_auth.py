@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import BaseModel
 
-from foobara_py import AsyncCommand, Command, Domain, Organization
+from foobara_py import AsyncCommand, Command, Domain, Entity, Organization, persistence, transaction
 from foobara_py.connectors import Call, Connector, ConnectorRequest, NoAuthenticatorGivenError, current_user
+from foobara_py.persistence.memory import MemoryStore
 from tests.connectors.serving import serve
 
 org = Organization("AuthTests")
@@ -251,3 +253,121 @@ def test_over_http_an_authenticator_that_raises_is_a_401_without_its_text() -> N
         response = httpx.post(f"{url}/run/AuthTests::Private::WhoAmI", timeout=30)
     assert (response.status_code, response.json()) == (401, [UNAUTHENTICATED])
     assert "hunter2" not in response.text
+
+
+# --- rules see the loaded records ---------------------------------------------------------------
+
+ledgers = Domain("Ledgers", organization=org)
+
+
+@ledgers.model
+class Account(Entity):
+    id: int | None = None
+    owner: str
+    balance: int = 0
+
+
+class AccountInputs(BaseModel):
+    account: Account
+
+
+@ledgers.command
+class Withdraw(Command[AccountInputs, int]):
+    """Changes the account while loading (so a refusal after it has something to roll back)."""
+
+    def load_records(self) -> None:
+        if self.inputs.account.is_loaded:  # not when it was not found
+            self.inputs.account.balance -= 10
+
+    def execute(self) -> int:
+        return self.inputs.account.balance
+
+
+@ledgers.command
+class AsyncBalance(AsyncCommand[AccountInputs, int]):
+    async def execute(self) -> int:
+        return self.inputs.account.balance
+
+
+@ledgers.command
+class Audit(Command[AccountInputs, int]):
+    """Runs Withdraw as a subcommand: the rules of Withdraw's connection are not its own."""
+
+    depends_on = (Withdraw,)
+
+    def execute(self) -> int:
+        return self.run_subcommand(Withdraw, account=self.inputs.account)
+
+
+@pytest.fixture
+def accounts() -> Iterator[dict[str, int]]:
+    store = persistence.configure(MemoryStore("memory://"), entities=[Account])
+    with transaction():
+        ids = {name: Account.create(owner=name, balance=100).id for name in ("ann", "bob")}
+    yield ids
+    persistence.reset()
+    store.close()
+
+
+def owns_the_account(call: Call, user: Any) -> tuple[bool, str]:
+    return call.inputs.account.owner == user, "only the owner may touch an account"
+
+
+def balance(account_id: int) -> int:
+    with transaction():
+        return Account.load(account_id).balance
+
+
+def test_a_rule_sees_the_loaded_records_and_the_raw_inputs(accounts: dict[str, int]) -> None:
+    seen: list[Any] = []
+
+    def remember(call: Call, user: Any) -> bool:
+        seen.append((call.command, call.inputs.account.owner, dict(call.raw_inputs), call.request.door, user))
+        return True
+
+    connector = Connector(authenticator=bearer)
+    connector.connect(Withdraw, requires_auth=True, allow_if=remember)
+    ann = with_token("secret-token-of-ann")
+    assert connector.run("Withdraw", {"account": accounts["bob"]}, ann).result == 90
+    assert seen == [(Withdraw, "bob", {"account": accounts["bob"]}, "python", "ann")]
+
+
+def test_a_refusal_after_the_load_rolls_back_and_commits_nothing(accounts: dict[str, int]) -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(Withdraw, requires_auth=True, allow_if=owns_the_account)
+    connector.connect(AsyncBalance, requires_auth=True, allow_if=owns_the_account)
+    ann, bob = accounts["ann"], accounts["bob"]
+    token = with_token("secret-token-of-ann")
+    refused = connector.run("Withdraw", {"account": bob}, token)
+    assert [e.to_dict() for e in refused.errors] == [
+        not_allowed("only the owner may touch an account", "owns_the_account")
+    ]
+    refused = asyncio.run(connector.arun("Withdraw", {"account": bob}, token))
+    assert refused.error_keys == ["runtime.not_allowed"]
+    assert balance(bob) == 100  # the change made while loading was rolled back
+    assert connector.run("Withdraw", {"account": ann}, token).result == 90
+    assert balance(ann) == 90
+    assert asyncio.run(connector.arun("AsyncBalance", {"account": ann}, token)).result == 90
+    assert connector.run("AsyncBalance", {"account": bob}, token).error_keys == ["runtime.not_allowed"]
+
+
+def test_inputs_are_checked_before_the_rules_as_in_ruby(accounts: dict[str, int]) -> None:
+    def never(call: Call, user: Any) -> bool:
+        raise AssertionError("not asked")
+
+    connector = Connector()
+    connector.connect(Withdraw, allow_if=never)
+    assert connector.run("Withdraw", {"account": "x"}).error_keys == ["data.account.cannot_cast"]
+    assert connector.run("Withdraw", {"account": 999}).error_keys == ["data.account.not_found"]
+
+
+def test_rules_apply_to_the_connected_run_only_not_to_subcommands(accounts: dict[str, int]) -> None:
+    def nobody(call: Call, user: Any) -> tuple[bool, str]:
+        return False, "nobody"
+
+    connector = Connector()
+    connector.connect(Withdraw, allow_if=nobody)
+    connector.connect(Audit)
+    assert connector.run("Withdraw", {"account": accounts["ann"]}).error_keys == ["runtime.not_allowed"]
+    assert connector.run("Audit", {"account": accounts["ann"]}).result == 90
+    assert Withdraw.run(account=accounts["ann"]).result == 80  # the command's own runs: no rule
