@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +17,11 @@ from pydantic import BaseModel
 
 from foobara_py import AsyncCommand, Command, Domain, Entity, Organization, persistence, transaction
 from foobara_py.connectors import Call, Connector, ConnectorRequest, NoAuthenticatorGivenError, current_user
+from foobara_py.connectors.cli import cli_request
 from foobara_py.persistence.memory import MemoryStore
 from tests.connectors.serving import serve
+
+ROOT = Path(__file__).parents[2]
 
 org = Organization("AuthTests")
 private = Domain("Private", organization=org)
@@ -371,3 +378,62 @@ def test_rules_apply_to_the_connected_run_only_not_to_subcommands(accounts: dict
     assert connector.run("Withdraw", {"account": accounts["ann"]}).error_keys == ["runtime.not_allowed"]
     assert connector.run("Audit", {"account": accounts["ann"]}).result == 90
     assert Withdraw.run(account=accounts["ann"]).result == 80  # the command's own runs: no rule
+
+
+# --- from the command line ----------------------------------------------------------------------
+
+GUARDED_MODULE = """
+from pydantic import BaseModel
+
+from foobara_py import Command, Domain
+from foobara_py.connectors import Call, Connector, ConnectorRequest, cookie, current_user
+
+desk = Domain("Desk")
+
+
+class Note(BaseModel):
+    owner: str
+    text: str = ""
+
+
+@desk.command
+class Sign(Command[Note, str]):
+    def execute(self) -> str:
+        return f"{self.inputs.text} -- {self.inputs.owner}, as {current_user()}"
+
+
+def bearer(request: ConnectorRequest) -> str | None:
+    return {"Bearer token-of-ann": "ann"}.get(request.headers.get("authorization", ""))
+
+
+def own(call: Call, user: str | None) -> tuple[bool, str]:
+    return call.inputs.owner == user, "sign your own notes"
+
+
+connector = Connector(authenticator=bearer)
+connector.connect(Sign, requires_auth=True, allow_if=own, inputs={"set": {"text": cookie("text")}})
+"""
+
+
+def test_from_the_command_line_the_environment_carries_headers_and_cookies(tmp_path: Path) -> None:
+    module = tmp_path / "guarded.py"
+    module.write_text(GUARDED_MODULE)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FOOBARA_HEADER_", "FOOBARA_COOKIE_"))}
+    ann = {**base, "FOOBARA_HEADER_AUTHORIZATION": "Bearer token-of-ann", "FOOBARA_COOKIE_TEXT": "hello"}
+
+    def foobara(*args: str, env: dict[str, str]) -> tuple[str, str, int]:
+        done = subprocess.run(
+            [sys.executable, "-m", "foobara_py", "run", str(module), "Sign", *args],
+            capture_output=True, text=True, cwd=ROOT, timeout=60, check=False, env=env,
+        )  # fmt: skip
+        return done.stdout, done.stderr, done.returncode
+
+    assert foobara("--owner", "ann", env=ann) == ("hello -- ann, as ann\n", "", 0)
+    assert foobara("--owner", "ann", env=base) == ("", "Unauthenticated\n", 3)
+    assert foobara("--owner", "bob", env=ann) == ("", "Not allowed: sign your own notes\n", 4)
+
+
+def test_cli_request_reads_the_foobara_variables_only() -> None:
+    request = cli_request({"FOOBARA_HEADER_X_API_KEY": "k", "FOOBARA_COOKIE_SESSION": "s", "HOME": "/root"})
+    assert (request.door, dict(request.headers), dict(request.cookies)) == ("cli", {"x-api-key": "k"}, {"session": "s"})
+    assert request.raw["HOME"] == "/root"
