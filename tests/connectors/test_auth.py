@@ -232,6 +232,42 @@ def test_the_manifest_lists_the_auth_errors_where_they_can_happen() -> None:
     assert "runtime.unauthenticated" not in public["possible_errors"]
 
 
+def test_the_manifests_error_category_holds_the_auth_error_classes_as_ruby_lists_them() -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(WhoAmI, requires_auth=True)
+    errors = connector.manifest()["error"]
+    assert list(errors) == sorted(errors)
+    assert errors["Foobara::CommandConnector::UnauthenticatedError"] == {
+        "scoped_path": ["Foobara", "CommandConnector", "UnauthenticatedError"],
+        "scoped_name": "Foobara::CommandConnector::UnauthenticatedError",
+        "scoped_short_name": "UnauthenticatedError",
+        "scoped_prefix": ["Foobara", "CommandConnector"],
+        "scoped_full_path": ["Foobara", "CommandConnector", "UnauthenticatedError"],
+        "scoped_full_name": "Foobara::CommandConnector::UnauthenticatedError",
+        "scoped_category": "error",
+        "reference": "Foobara::CommandConnector::UnauthenticatedError",
+        "domain": "global_organization::global_domain",
+        "organization": "global_organization",
+        "parent": ["domain", "global_organization::global_domain"],
+        "types_depended_on": ["array", "attributes", "duck", "symbol"],
+        "category": "runtime",
+        "symbol": "unauthenticated",
+        "context_type_declaration": {"type": "attributes", "element_type_declarations": {}},
+        "is_fatal": False,
+        "error_class": "Foobara::CommandConnector::UnauthenticatedError",
+        "base_error": "Foobara::RuntimeError",
+    }
+    assert "Foobara::CommandConnector::NotAllowedError" not in errors
+    connector.connect(WriteNote, allow_if=own_notes)
+    not_allowed_class = connector.manifest()["error"]["Foobara::CommandConnector::NotAllowedError"]
+    assert not_allowed_class["context_type_declaration"]["element_type_declarations"] == {
+        "rule_symbol": "symbol",
+        "explanation": "string",
+    }
+    assert not_allowed_class["types_depended_on"] == ["array", "attributes", "duck", "string", "symbol"]
+    assert "Foobara::CommandConnector::UnauthenticatedError" not in Connector(WhoAmI).manifest()["error"]
+
+
 # --- over HTTP --------------------------------------------------------------------------------
 
 
