@@ -360,10 +360,19 @@ def extended_plan(cls: type[CommandBase[Any, Any]], steps: Sequence[tuple[Step, 
     connector's, whose rules and loading apply to the outermost run only). The class's own runs,
     and its runs as a subcommand, keep its plan and pay nothing."""
     plan = cls._plan or cls._compile_plan()
+    key = (cls, steps)
+    cached = _extended_plans.get(key)
+    if cached is not None and cached[0] is plan:  # made from the class's current plan
+        return cached[1]
     extended = list(STEPS)
     for step, before in steps:
         _insert(extended, step, before)
-    return compile_plan(cls, plan.table, extended)
+    made = compile_plan(cls, plan.table, extended)
+    _extended_plans[key] = (plan, made)
+    return made
+
+
+_extended_plans: dict[tuple[type, Sequence[tuple[Step, str | None]]], tuple[Plan, Plan]] = {}
 
 
 def _hook_call(cls: type, name: str) -> Callable[[Any], Any]:
