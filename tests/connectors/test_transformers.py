@@ -168,6 +168,8 @@ def test_the_manifest_and_the_schema_show_the_result_as_transformed() -> None:
     schema = connection.result_json_schema()
     assert list(schema["properties"]) == ["item", "quantity"]
     assert "s3cret" not in str(connector.manifest())
+    answer = connector.run("PlaceOrder", {"item": "pen", "customer": "ann"}).unwrap()
+    assert answer == {"item": "pen", "quantity": 1}  # a sensitive attribute stays out, even named
 
 
 # --- errors ----------------------------------------------------------------------------------
