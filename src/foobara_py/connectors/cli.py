@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,7 +34,7 @@ from pydantic_core import PydanticUndefined
 from ..loading import ModuleLoadError, commands_of, load_module
 from ..outcome import Outcome
 from ..types import FieldSpec, TypeNode
-from .core import CommandClass, CommandNotConnectedError, Connector, serialize
+from .core import CommandClass, CommandNotConnectedError, Connector, ConnectorRequest, serialize
 
 __all__ = [
     "EXIT_ERROR",
@@ -45,6 +46,7 @@ __all__ = [
     "EXIT_UNKNOWN",
     "CliParseError",
     "Option",
+    "cli_request",
     "connector_of",
     "exit_code_of",
     "main",
@@ -384,7 +386,7 @@ def _run(args: Sequence[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
     inputs = parse_inputs(options, run.inputs)
     if run.stdin:
         inputs = _merge(_read_stdin(stdin, run.input_format), inputs)
-    outcome = connector.run(connection.full_name, inputs)
+    outcome = connector.run(connection.full_name, inputs, cli_request())
     if outcome.is_success():
         print(_dump(serialize(outcome), run.output_format), file=out)
     elif run.output_format is None:
@@ -392,6 +394,31 @@ def _run(args: Sequence[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
     else:
         print(_dump(serialize(outcome), run.output_format), file=err)
     return exit_code_of(outcome)
+
+
+HEADER_PREFIX = "FOOBARA_HEADER_"
+COOKIE_PREFIX = "FOOBARA_COOKIE_"
+
+
+def cli_request(environ: Mapping[str, str] | None = None) -> ConnectorRequest:
+    """What the command line tells a connection's authenticators, rules and inputs transformers:
+    the environment's `FOOBARA_HEADER_<NAME>` variables as headers (lower case, `_` as `-`:
+    `FOOBARA_HEADER_AUTHORIZATION` is `authorization`, `FOOBARA_HEADER_X_API_KEY` is
+    `x-api-key`), its `FOOBARA_COOKIE_<NAME>` variables as cookies (lower case), and the whole
+    environment as `raw`. So an authenticator written for HTTP works from a shell, and a
+    credential never has to appear among the arguments (which other users can see)."""
+    environ = os.environ if environ is None else environ
+    headers = {
+        name[len(HEADER_PREFIX) :].lower().replace("_", "-"): value
+        for name, value in environ.items()
+        if name.startswith(HEADER_PREFIX) and len(name) > len(HEADER_PREFIX)
+    }
+    cookies = {
+        name[len(COOKIE_PREFIX) :].lower(): value
+        for name, value in environ.items()
+        if name.startswith(COOKIE_PREFIX) and len(name) > len(COOKIE_PREFIX)
+    }
+    return ConnectorRequest("cli", headers, cookies, dict(environ))
 
 
 def _list(args: Sequence[str], out: TextIO) -> int:

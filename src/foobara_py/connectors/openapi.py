@@ -15,7 +15,6 @@ import re
 from typing import Any
 
 from .. import __version__
-from ..schema import inputs_json_schema, result_json_schema
 from .core import Connection, Connector
 
 __all__ = ["openapi_document"]
@@ -91,11 +90,11 @@ def openapi_document(connector: Connector, *, server_url: str | None = None) -> 
 def _operation(
     connection: Connection, entry: dict[str, Any], schemas: dict[str, Any], operation_id: str
 ) -> dict[str, Any]:
-    command = connection.command
     # A sensitive input stays in the request (a client must be able to send it), `writeOnly` and
     # without a default; sensitive result attributes are left out, as every door leaves them out.
-    inputs = _hoisted(inputs_json_schema(command, remove_sensitive=False), schemas)
-    result = _hoisted(result_json_schema(command, remove_sensitive=True), schemas)
+    # Both as the connection's transformers change them, as its manifest entry shows them.
+    inputs = _hoisted(connection.inputs_json_schema(remove_sensitive=False), schemas)
+    result = _hoisted(connection.result_json_schema(remove_sensitive=True), schemas)
     keys = sorted(entry.get("possible_errors", {}))
     responses: dict[str, Any] = {
         "200": {"description": "The result.", "content": {"application/json": {"schema": result}}},
