@@ -809,3 +809,37 @@ def test_an_outcome_shows_a_result_too_long_to_write() -> None:
             return 10**5000
 
     assert repr(Huge.run()) == "<Outcome success <int>>"
+
+
+def test_an_extended_plan_adds_steps_to_the_runs_that_ask_for_it_only() -> None:
+    from foobara_py.lifecycle import Step, extended_plan, run_planned_async, run_planned_sync
+
+    class Double(BaseModel):
+        value: int
+
+    class Twice(Command[Double, int]):
+        def execute(self) -> int:
+            return self.inputs.value * 2
+
+    class ATwice(AsyncCommand[Double, int]):
+        async def execute(self) -> int:
+            return self.inputs.value * 2
+
+    seen: list[tuple[str, Any]] = []
+
+    def note(command: Any) -> None:
+        seen.append((type(command).__name__, command.state))
+
+    steps = ((Step(Transition.LOAD_RECORDS, "note", note, lambda cls: True), None),)
+    plan = extended_plan(Twice, steps)
+    assert extended_plan(Twice, steps) is plan  # made once per class plan
+    assert run_planned_sync(Twice, plan, {"value": 2}).unwrap() == 4
+    assert asyncio.run(run_planned_async(ATwice, extended_plan(ATwice, steps), {"value": 3})).unwrap() == 6
+    assert seen == [("Twice", State.INPUTS_CASTED_AND_VALIDATED), ("ATwice", State.INPUTS_CASTED_AND_VALIDATED)]
+    assert Twice.run(value=1).unwrap() == 2  # the class's own runs: no step
+    assert len(seen) == 2
+    Twice.before("execute")(lambda command, transition: seen.append(("callback", None)))
+    replanned = extended_plan(Twice, steps)  # the class's plan changed: so does the extended one
+    assert replanned is not plan
+    assert run_planned_sync(Twice, replanned, {"value": 2}).unwrap() == 4
+    assert seen[2:] == [("Twice", State.INPUTS_CASTED_AND_VALIDATED), ("callback", None)]

@@ -10,12 +10,25 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from foobara_py import Model
-from foobara_py.schema import json_schema
-from foobara_py.types import Attributes, BigDecimal, Date, DateTime, Email, Sensitive, Symbol, node_for_model
+from foobara_py import Command, Model
+from foobara_py.jsonable import to_json
+from foobara_py.schema import json_schema, result_json_schema
+from foobara_py.types import (
+    EMAIL_PATTERN,
+    Attributes,
+    BigDecimal,
+    Date,
+    DateTime,
+    Email,
+    Sensitive,
+    Symbol,
+    node_for_model,
+)
 from tests import acme
 
 
@@ -189,7 +202,7 @@ def test_atomic_types() -> None:
     assert props["price"] == {"type": "number"}
     assert props["name"] == {"type": "string"}
     assert props["kind"] == {"type": "string"}
-    assert props["email"] == {"type": "string", "format": "email"}
+    assert props["email"] == {"type": "string", "format": "email", "pattern": EMAIL_PATTERN}
     assert props["active"] == {"type": "boolean"}
     assert props["born"] == {"type": "string", "format": "date"}
     assert props["at"] == {"type": "string", "format": "date-time"}
@@ -202,9 +215,62 @@ def test_email_format_is_checked() -> None:
     schema = schema_of(Atoms)["properties"]["email"]
     assert valid(schema, "jane@example.com")
     assert not valid(schema, "not an email")
+    # Formats allow what Foobara's rules refuse (found by fuzzing /openapi.json): the pattern says it.
+    assert not valid(schema, "`jane@example.com")
+    assert not valid(schema, "jane..doe@example.com")
+    assert not valid(schema, "jane@-example.com")
     born = schema_of(Atoms)["properties"]["born"]
     assert valid(born, "2024-02-29")
     assert not valid(born, "2024-02-30")
+
+
+class _EmailOnly(BaseModel):
+    email: Email
+
+
+_EMAIL_CHARS = st.sampled_from("aZ09._-@!#`'\u2018+~|{}^/=?&%$*\n -.@")
+_ADDRESSES = st.one_of(st.emails(), st.text(_EMAIL_CHARS, max_size=70), st.from_regex(EMAIL_PATTERN, fullmatch=True))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ADDRESSES)
+def test_the_email_pattern_accepts_exactly_what_the_rules_accept(address: str) -> None:
+    try:
+        _EmailOnly(email=address)
+    except ValueError:
+        accepted = False
+    else:
+        accepted = True
+    assert valid({"type": "string", "pattern": EMAIL_PATTERN}, address) == accepted, address
+
+
+class Prices(BaseModel):
+    price: Decimal
+    ratio: float | None = None
+
+
+class Priced(Command[Prices, Prices]):
+    def execute(self) -> Prices:
+        return self.inputs
+
+
+@pytest.mark.parametrize(
+    ("price", "ratio"),
+    [
+        (Decimal("9.99"), 1.5),
+        (Decimal("1E+2"), float("inf")),
+        (Decimal("-0.0000001"), float("nan")),
+        (Decimal(0), None),
+    ],
+)
+def test_a_result_schema_describes_results_as_they_are_written(price: Decimal, ratio: float | None) -> None:
+    """A Decimal is written as a string and a float that is not finite as a name (found by fuzzing
+    /openapi.json); an input takes a number."""
+    schema = result_json_schema(Priced)
+    written = to_json(Prices(price=price, ratio=ratio))
+    assert valid(schema, written), written
+    assert schema_of(Prices)["properties"]["price"] == {"type": "number"}
+    assert not valid(schema, {"price": "nine", "ratio": "Infinite"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,7 +519,7 @@ def test_registered_model_is_inlined_with_a_title() -> None:
         "type": "object",
         "properties": {
             "name": {"type": "string"},
-            "email": {"type": ["string", "null"], "format": "email", "default": None},
+            "email": {"type": ["string", "null"], "format": "email", "pattern": EMAIL_PATTERN, "default": None},
         },
         "required": ["name"],
         "additionalProperties": False,

@@ -25,7 +25,7 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -45,7 +45,17 @@ if TYPE_CHECKING:
     from .command import CommandBase
     from .types import TypeNode
 
-__all__ = ["State", "Step", "Transition", "add_step", "drive_async", "drive_sync"]
+__all__ = [
+    "State",
+    "Step",
+    "Transition",
+    "add_step",
+    "drive_async",
+    "drive_sync",
+    "extended_plan",
+    "run_planned_async",
+    "run_planned_sync",
+]
 
 R = TypeVar("R")
 logger = logging.getLogger("foobara_py")
@@ -223,20 +233,26 @@ def add_step(
     if transition not in RUN_ORDER:
         raise ValueError(f"Steps plug into {', '.join(RUN_ORDER)}; {transition} ends a run")
     step = Step(transition, name or str(getattr(action, "__name__", "step")), action, needed)
-    if before is None:
-        order = RUN_ORDER.index(transition)
-        index = max((i + 1 for i, s in enumerate(STEPS) if RUN_ORDER.index(s.transition) <= order), default=0)
-    else:
-        named = [i for i, s in enumerate(STEPS) if s.name == before]
-        if not named:
-            raise ValueError(f"No step is named {before!r}; steps: {', '.join(s.name for s in STEPS)}")
-        index = named[0]
-        if STEPS[index].transition is not transition:
-            raise ValueError(f"Step {before!r} belongs to {STEPS[index].transition}, not {transition}")
-    STEPS.insert(index, step)
+    _insert(STEPS, step, before)
     for invalidate in _plans_changed:
         invalidate()
     return step
+
+
+def _insert(steps: list[Step], step: Step, before: str | None) -> None:
+    """Put `step` in `steps`: at the end of its transition, or before the step named `before`."""
+    transition = step.transition
+    if before is None:
+        order = RUN_ORDER.index(transition)
+        index = max((i + 1 for i, s in enumerate(steps) if RUN_ORDER.index(s.transition) <= order), default=0)
+    else:
+        named = [i for i, s in enumerate(steps) if s.name == before]
+        if not named:
+            raise ValueError(f"No step is named {before!r}; steps: {', '.join(s.name for s in steps)}")
+        index = named[0]
+        if steps[index].transition is not transition:
+            raise ValueError(f"Step {before!r} belongs to {steps[index].transition}, not {transition}")
+    steps.insert(index, step)
 
 
 def remove_step(step: Step) -> None:
@@ -280,14 +296,19 @@ class Plan:
     check_result: Callable[[Any], Any]  # casts a result, raising CouldNotProcessResultError
     result_exact: type | None  # a result of exactly this class is taken as it is
     result_node: TypeNode | None
+    table: dict[Transition, CallbackSet]  # the callbacks it was compiled with (for `extended_plan`)
 
 
-def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, CallbackSet]) -> Plan:
+def compile_plan(
+    cls: type[CommandBase[Any, Any]], table: dict[Transition, CallbackSet], steps: Sequence[Step] | None = None
+) -> Plan:
     """The transitions `cls` must go through: those with a step it needs or a callback. A
-    transition left out still happens, instantly: the state moves past it."""
+    transition left out still happens, instantly: the state moves past it. `steps`: the step
+    list to plan from (STEPS unless given)."""
+    steps = STEPS if steps is None else steps
     planned: list[tuple[Transition, list[Any], CallbackSet | None]] = []
     for transition in RUN_ORDER:
-        actions = [step.action for step in STEPS if step.transition is transition and step.needed(cls)]
+        actions = [step.action for step in steps if step.transition is transition and step.needed(cls)]
         callbacks = table.get(transition)
         if actions or callbacks is not None:
             planned.append((transition, actions, callbacks))
@@ -329,7 +350,29 @@ def compile_plan(cls: type[CommandBase[Any, Any]], table: dict[Transition, Callb
         check_result=cls._check_result,
         result_exact=cls._result_exact,
         result_node=cls.spec.result_node,
+        table=table,
     )
+
+
+def extended_plan(cls: type[CommandBase[Any, Any]], steps: Sequence[tuple[Step, str | None]]) -> Plan:
+    """`cls`'s plan with more steps, each at the end of its transition or before the step it
+    names: for the runs that ask for it with `run_planned_sync` / `run_planned_async` (a
+    connector's, whose rules and loading apply to the outermost run only). The class's own runs,
+    and its runs as a subcommand, keep its plan and pay nothing."""
+    plan = cls._plan or cls._compile_plan()
+    key = (cls, steps)
+    cached = _extended_plans.get(key)
+    if cached is not None and cached[0] is plan:  # made from the class's current plan
+        return cached[1]
+    extended = list(STEPS)
+    for step, before in steps:
+        _insert(extended, step, before)
+    made = compile_plan(cls, plan.table, extended)
+    _extended_plans[key] = (plan, made)
+    return made
+
+
+_extended_plans: dict[tuple[type, Sequence[tuple[Step, str | None]]], tuple[Plan, Plan]] = {}
 
 
 def _hook_call(cls: type, name: str) -> Callable[[Any], Any]:
@@ -481,6 +524,21 @@ async def run_async(cls: type[CommandBase[Any, R]], /, **inputs: Any) -> Outcome
 
 
 _awaitable = inspect.isawaitable
+
+
+def run_planned_sync(cls: type[CommandBase[Any, R]], plan: Plan, inputs: dict[str, Any]) -> Outcome[R]:
+    """Run `cls` by a plan of `extended_plan` (never a direct one: it has steps of its own)."""
+    command: Any = cls.__new__(cls)
+    command.raw_inputs = inputs
+    return drive_sync(_attempts(command, plan) if plan.has_transactions else run(command, plan))
+
+
+async def run_planned_async(cls: type[CommandBase[Any, R]], plan: Plan, inputs: dict[str, Any]) -> Outcome[R]:
+    """`run_planned_sync` for an AsyncCommand."""
+    command: Any = cls.__new__(cls)
+    command.raw_inputs = inputs
+    return await drive_async(_attempts(command, plan) if plan.has_transactions else run(command, plan))
+
 
 # A run that opened its transactions is retried from the start when a store reports that a
 # concurrent transaction got in the way (optimistic concurrency), after a short random wait

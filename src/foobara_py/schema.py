@@ -24,7 +24,7 @@ from pydantic_core import PydanticUndefined
 from .error_catalogue import CONSTRAINTS
 from .jsonable import to_json
 from .possible_errors import is_entity
-from .types import FieldSpec, TypeNode
+from .types import EMAIL_PATTERN, FieldSpec, TypeNode
 
 if TYPE_CHECKING:
     from .command import CommandBase
@@ -38,7 +38,7 @@ _BASE: dict[str, dict[str, Any]] = {
     "big_decimal": {"type": "number"},
     "string": {"type": "string"},
     "symbol": {"type": "string"},
-    "email": {"type": "string", "format": "email"},
+    "email": {"type": "string", "format": "email", "pattern": EMAIL_PATTERN},
     "boolean": {"type": "boolean"},
     "date": {"type": "string", "format": "date"},
     "datetime": {"type": "string", "format": "date-time"},
@@ -46,6 +46,13 @@ _BASE: dict[str, dict[str, Any]] = {
     "tuple": {"type": "array"},
     "associative_array": {"type": "object"},
     "attributes": {"type": "object"},
+}
+
+# Where a result is written otherwise than an input is read: a Decimal as a string (`"9.99"`, as
+# Ruby writes a BigDecimal), a float that is not finite as `"NaN"`, `"Infinity"` or `"-Infinity"`.
+_RESULT_BASE: dict[str, dict[str, Any]] = {
+    "float": {"anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]},
+    "big_decimal": {"type": "string", "pattern": r"^-?\d+(\.\d+)?(E[+-]\d+)?$"},
 }
 
 # A constraint's JSON Schema keyword: bounds on numbers, lengths (`maxLength`, made `maxItems` or
@@ -58,15 +65,16 @@ _COUNTED = {"string": "Length", "array": "Items", "object": "Properties"}
 _STRING_TYPES = ("string", "symbol", "email")
 
 
-def json_schema(node: TypeNode | None, *, remove_sensitive: bool = False) -> dict[str, Any]:
+def json_schema(node: TypeNode | None, *, remove_sensitive: bool = False, result: bool = False) -> dict[str, Any]:
     """The JSON Schema of a type; `None` (a command without inputs) is an empty object.
 
     With `remove_sensitive`, hidden attributes (sensitive and not exposed) are left out, as in
-    manifests made for connectors: a client never sees them.
+    manifests made for connectors: a client never sees them. With `result`, values as a result
+    is written (a Decimal is a string), rather than as an input is read.
     """
     if node is None:
         return {"type": "object", "properties": {}, "additionalProperties": False}
-    walk = _Walk(remove_sensitive)
+    walk = _Walk(remove_sensitive, result)
     schema = _schema(node, walk)
     if walk.defs:
         schema["$defs"] = {name: walk.defs[name] for name in sorted(walk.defs)}
@@ -83,7 +91,7 @@ def result_json_schema(command: type[CommandBase[Any, Any]], *, remove_sensitive
     node = command.spec.result_node
     if node is None:
         return {"type": "null"}
-    return json_schema(node, remove_sensitive=remove_sensitive)
+    return json_schema(node, remove_sensitive=remove_sensitive, result=True)
 
 
 @dataclass
@@ -92,6 +100,7 @@ class _Walk:
     again is recursion), those found recursive, and their definitions."""
 
     remove_sensitive: bool
+    result: bool = False
     open: set[str] = field(default_factory=set)
     recursive: set[str] = field(default_factory=set)
     defs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -144,7 +153,8 @@ def _schema(node: TypeNode, walk: _Walk) -> dict[str, Any]:
 def _structure(node: TypeNode, walk: _Walk) -> dict[str, Any]:
     if node.members is not None:
         return {"anyOf": [_schema(m, walk) for m in node.members]}
-    schema = dict(_BASE.get(node.type, {}))  # duck: anything
+    base = (walk.result and _RESULT_BASE.get(node.type)) or _BASE.get(node.type, {})
+    schema = dict(base)  # duck: anything
     if node.type == "array" and node.element is not None:
         schema["items"] = _schema(node.element, walk)
     elif node.type == "tuple" and node.elements is not None:

@@ -15,14 +15,16 @@ START_TIMEOUT = 10.0
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:PORT`)."""
+def serve(app: Any, **options: Any) -> Iterator[str]:
+    """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:PORT`).
+    `options` go to uvicorn.Config (`access_log=True`, `log_level="debug"`...)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     # No websockets (uvicorn's websockets support warns on import), no access log.
-    config = uvicorn.Config(app, log_level="warning", ws="none", access_log=False, lifespan="on")
+    settings = {"log_level": "warning", "ws": "none", "access_log": False, "lifespan": "on", **options}
+    config = uvicorn.Config(app, **settings)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

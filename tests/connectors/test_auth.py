@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import BaseModel
 
-from foobara_py import AsyncCommand, Command, Domain, Organization
+from foobara_py import AsyncCommand, Command, Domain, Entity, Organization, persistence, transaction
 from foobara_py.connectors import Call, Connector, ConnectorRequest, NoAuthenticatorGivenError, current_user
+from foobara_py.connectors.cli import cli_request
+from foobara_py.persistence.memory import MemoryStore
 from tests.connectors.serving import serve
+
+ROOT = Path(__file__).parents[2]
 
 org = Organization("AuthTests")
 private = Domain("Private", organization=org)
@@ -64,7 +73,7 @@ def broken(request: ConnectorRequest) -> str | None:
 
 
 def own_notes(call: Call, user: Any) -> tuple[bool, str]:
-    return call.inputs.get("owner") == user, "a note is written by its owner"
+    return call.inputs.owner == user, "a note is written by its owner"
 
 
 def is_ann(call: Call, user: Any) -> bool:
@@ -223,6 +232,42 @@ def test_the_manifest_lists_the_auth_errors_where_they_can_happen() -> None:
     assert "runtime.unauthenticated" not in public["possible_errors"]
 
 
+def test_the_manifests_error_category_holds_the_auth_error_classes_as_ruby_lists_them() -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(WhoAmI, requires_auth=True)
+    errors = connector.manifest()["error"]
+    assert list(errors) == sorted(errors)
+    assert errors["Foobara::CommandConnector::UnauthenticatedError"] == {
+        "scoped_path": ["Foobara", "CommandConnector", "UnauthenticatedError"],
+        "scoped_name": "Foobara::CommandConnector::UnauthenticatedError",
+        "scoped_short_name": "UnauthenticatedError",
+        "scoped_prefix": ["Foobara", "CommandConnector"],
+        "scoped_full_path": ["Foobara", "CommandConnector", "UnauthenticatedError"],
+        "scoped_full_name": "Foobara::CommandConnector::UnauthenticatedError",
+        "scoped_category": "error",
+        "reference": "Foobara::CommandConnector::UnauthenticatedError",
+        "domain": "global_organization::global_domain",
+        "organization": "global_organization",
+        "parent": ["domain", "global_organization::global_domain"],
+        "types_depended_on": ["array", "attributes", "duck", "symbol"],
+        "category": "runtime",
+        "symbol": "unauthenticated",
+        "context_type_declaration": {"type": "attributes", "element_type_declarations": {}},
+        "is_fatal": False,
+        "error_class": "Foobara::CommandConnector::UnauthenticatedError",
+        "base_error": "Foobara::RuntimeError",
+    }
+    assert "Foobara::CommandConnector::NotAllowedError" not in errors
+    connector.connect(WriteNote, allow_if=own_notes)
+    not_allowed_class = connector.manifest()["error"]["Foobara::CommandConnector::NotAllowedError"]
+    assert not_allowed_class["context_type_declaration"]["element_type_declarations"] == {
+        "rule_symbol": "symbol",
+        "explanation": "string",
+    }
+    assert not_allowed_class["types_depended_on"] == ["array", "attributes", "duck", "string", "symbol"]
+    assert "Foobara::CommandConnector::UnauthenticatedError" not in Connector(WhoAmI).manifest()["error"]
+
+
 # --- over HTTP --------------------------------------------------------------------------------
 
 
@@ -251,3 +296,180 @@ def test_over_http_an_authenticator_that_raises_is_a_401_without_its_text() -> N
         response = httpx.post(f"{url}/run/AuthTests::Private::WhoAmI", timeout=30)
     assert (response.status_code, response.json()) == (401, [UNAUTHENTICATED])
     assert "hunter2" not in response.text
+
+
+# --- rules see the loaded records ---------------------------------------------------------------
+
+ledgers = Domain("Ledgers", organization=org)
+
+
+@ledgers.model
+class Account(Entity):
+    id: int | None = None
+    owner: str
+    balance: int = 0
+
+
+class AccountInputs(BaseModel):
+    account: Account
+
+
+@ledgers.command
+class Withdraw(Command[AccountInputs, int]):
+    """Changes the account while loading (so a refusal after it has something to roll back)."""
+
+    def load_records(self) -> None:
+        if self.inputs.account.is_loaded:  # not when it was not found
+            self.inputs.account.balance -= 10
+
+    def execute(self) -> int:
+        return self.inputs.account.balance
+
+
+@ledgers.command
+class AsyncBalance(AsyncCommand[AccountInputs, int]):
+    async def execute(self) -> int:
+        return self.inputs.account.balance
+
+
+@ledgers.command
+class Audit(Command[AccountInputs, int]):
+    """Runs Withdraw as a subcommand: the rules of Withdraw's connection are not its own."""
+
+    depends_on = (Withdraw,)
+
+    def execute(self) -> int:
+        return self.run_subcommand(Withdraw, account=self.inputs.account)
+
+
+@pytest.fixture
+def accounts() -> Iterator[dict[str, int]]:
+    store = persistence.configure(MemoryStore("memory://"), entities=[Account])
+    with transaction():
+        ids = {name: Account.create(owner=name, balance=100).id for name in ("ann", "bob")}
+    yield ids
+    persistence.reset()
+    store.close()
+
+
+def owns_the_account(call: Call, user: Any) -> tuple[bool, str]:
+    return call.inputs.account.owner == user, "only the owner may touch an account"
+
+
+def balance(account_id: int) -> int:
+    with transaction():
+        return Account.load(account_id).balance
+
+
+def test_a_rule_sees_the_loaded_records_and_the_raw_inputs(accounts: dict[str, int]) -> None:
+    seen: list[Any] = []
+
+    def remember(call: Call, user: Any) -> bool:
+        seen.append((call.command, call.inputs.account.owner, dict(call.raw_inputs), call.request.door, user))
+        return True
+
+    connector = Connector(authenticator=bearer)
+    connector.connect(Withdraw, requires_auth=True, allow_if=remember)
+    ann = with_token("secret-token-of-ann")
+    assert connector.run("Withdraw", {"account": accounts["bob"]}, ann).result == 90
+    assert seen == [(Withdraw, "bob", {"account": accounts["bob"]}, "python", "ann")]
+
+
+def test_a_refusal_after_the_load_rolls_back_and_commits_nothing(accounts: dict[str, int]) -> None:
+    connector = Connector(authenticator=bearer)
+    connector.connect(Withdraw, requires_auth=True, allow_if=owns_the_account)
+    connector.connect(AsyncBalance, requires_auth=True, allow_if=owns_the_account)
+    ann, bob = accounts["ann"], accounts["bob"]
+    token = with_token("secret-token-of-ann")
+    refused = connector.run("Withdraw", {"account": bob}, token)
+    assert [e.to_dict() for e in refused.errors] == [
+        not_allowed("only the owner may touch an account", "owns_the_account")
+    ]
+    refused = asyncio.run(connector.arun("Withdraw", {"account": bob}, token))
+    assert refused.error_keys == ["runtime.not_allowed"]
+    assert balance(bob) == 100  # the change made while loading was rolled back
+    assert connector.run("Withdraw", {"account": ann}, token).result == 90
+    assert balance(ann) == 90
+    assert asyncio.run(connector.arun("AsyncBalance", {"account": ann}, token)).result == 90
+    assert connector.run("AsyncBalance", {"account": bob}, token).error_keys == ["runtime.not_allowed"]
+
+
+def test_inputs_are_checked_before_the_rules_as_in_ruby(accounts: dict[str, int]) -> None:
+    def never(call: Call, user: Any) -> bool:
+        raise AssertionError("not asked")
+
+    connector = Connector()
+    connector.connect(Withdraw, allow_if=never)
+    assert connector.run("Withdraw", {"account": "x"}).error_keys == ["data.account.cannot_cast"]
+    assert connector.run("Withdraw", {"account": 999}).error_keys == ["data.account.not_found"]
+
+
+def test_rules_apply_to_the_connected_run_only_not_to_subcommands(accounts: dict[str, int]) -> None:
+    def nobody(call: Call, user: Any) -> tuple[bool, str]:
+        return False, "nobody"
+
+    connector = Connector()
+    connector.connect(Withdraw, allow_if=nobody)
+    connector.connect(Audit)
+    assert connector.run("Withdraw", {"account": accounts["ann"]}).error_keys == ["runtime.not_allowed"]
+    assert connector.run("Audit", {"account": accounts["ann"]}).result == 90
+    assert Withdraw.run(account=accounts["ann"]).result == 80  # the command's own runs: no rule
+
+
+# --- from the command line ----------------------------------------------------------------------
+
+GUARDED_MODULE = """
+from pydantic import BaseModel
+
+from foobara_py import Command, Domain
+from foobara_py.connectors import Call, Connector, ConnectorRequest, cookie, current_user
+
+desk = Domain("Desk")
+
+
+class Note(BaseModel):
+    owner: str
+    text: str = ""
+
+
+@desk.command
+class Sign(Command[Note, str]):
+    def execute(self) -> str:
+        return f"{self.inputs.text} -- {self.inputs.owner}, as {current_user()}"
+
+
+def bearer(request: ConnectorRequest) -> str | None:
+    return {"Bearer token-of-ann": "ann"}.get(request.headers.get("authorization", ""))
+
+
+def own(call: Call, user: str | None) -> tuple[bool, str]:
+    return call.inputs.owner == user, "sign your own notes"
+
+
+connector = Connector(authenticator=bearer)
+connector.connect(Sign, requires_auth=True, allow_if=own, inputs={"set": {"text": cookie("text")}})
+"""
+
+
+def test_from_the_command_line_the_environment_carries_headers_and_cookies(tmp_path: Path) -> None:
+    module = tmp_path / "guarded.py"
+    module.write_text(GUARDED_MODULE)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FOOBARA_HEADER_", "FOOBARA_COOKIE_"))}
+    ann = {**base, "FOOBARA_HEADER_AUTHORIZATION": "Bearer token-of-ann", "FOOBARA_COOKIE_TEXT": "hello"}
+
+    def foobara(*args: str, env: dict[str, str]) -> tuple[str, str, int]:
+        done = subprocess.run(
+            [sys.executable, "-m", "foobara_py", "run", str(module), "Sign", *args],
+            capture_output=True, text=True, cwd=ROOT, timeout=60, check=False, env=env,
+        )  # fmt: skip
+        return done.stdout, done.stderr, done.returncode
+
+    assert foobara("--owner", "ann", env=ann) == ("hello -- ann, as ann\n", "", 0)
+    assert foobara("--owner", "ann", env=base) == ("", "Unauthenticated\n", 3)
+    assert foobara("--owner", "bob", env=ann) == ("", "Not allowed: sign your own notes\n", 4)
+
+
+def test_cli_request_reads_the_foobara_variables_only() -> None:
+    request = cli_request({"FOOBARA_HEADER_X_API_KEY": "k", "FOOBARA_COOKIE_SESSION": "s", "HOME": "/root"})
+    assert (request.door, dict(request.headers), dict(request.cookies)) == ("cli", {"x-api-key": "k"}, {"session": "s"})
+    assert request.raw["HOME"] == "/root"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from foobara_py import CommandNotFoundError
+from foobara_py import Command, CommandNotFoundError
 from foobara_py.connectors import CommandNotConnectedError, Connector
 from foobara_py.connectors.core import SERIALIZERS, AlreadyConnectedError, serialize
 from tests import acme
@@ -184,3 +184,36 @@ except ImportError as exc:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "The HTTP connector needs Starlette: pip install 'foobara-py[http]'"
+
+
+class _Leaky(Command[sample.Login, int]):
+    """Returns its inputs, a secret among them, as a result that does not fit: an exception
+    that escapes the run, whose message quotes the secret."""
+
+    def execute(self) -> int:
+        result: Any = f"{self.inputs.username}:{self.inputs.password}"
+        return result  # type: ignore[no-any-return]
+
+
+async def test_capture_unknown_error_tells_the_exception_without_the_inputs_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connector = Connector()
+    connector.connect(_Leaky, capture_unknown_error=True)
+    connector.connect(sample.BadResult)  # not captured: as before
+    inputs = {"username": "ada", "password": "hunter2"}
+    with caplog.at_level(logging.ERROR, logger="foobara_py.connectors"):
+        for outcome in (connector.run("_Leaky", inputs), await connector.arun("_Leaky", inputs)):
+            [error] = serialize(outcome)
+            assert error["key"] == "runtime.unknown_error"
+            assert error["message"] == (
+                "_Leaky returned a result that does not fit its result type: Cannot cast "
+                '"ada:[FILTERED]" to an integer. Expected it to be a Integer, or be a string of digits '
+                "optionally with a minus sign in front"
+            )
+            assert error["context"] == {"exception_class": "foobara_py.errors.CouldNotProcessResultError"}
+        assert serialize(connector.run("BadResult"))[0]["message"] == "Unexpected error"
+    assert len(caplog.records) == 3  # always logged
+    entry = connector.manifest()["command"][_Leaky.full_name()]
+    assert entry["capture_unknown_error"] is True
+    assert "capture_unknown_error" not in connector.manifest()["command"]["ConnectorTests::Tools::BadResult"]

@@ -291,3 +291,55 @@ def test_it_mounts_in_a_starlette_app() -> None:
         check_metadata(client.get("/foobara/manifest").json()["metadata"], f"{url}/foobara/manifest")
         response = client.get("/foobara/bogus/thing")
         assert response.status_code == 404 and response.json()[0]["message"] == "Not sure what to do with bogus"
+
+
+# --- CORS ------------------------------------------------------------------------------------
+
+ORIGIN = "https://app.example"
+PREFLIGHT = {
+    "origin": ORIGIN,
+    "access-control-request-method": "POST",
+    "access-control-request-headers": "content-type",
+}
+
+
+def test_cors_is_off_by_default() -> None:
+    with serve(Connector(acme.acme).asgi(mcp=False)) as url, httpx.Client(base_url=url) as client:
+        response = client.post("/run/Add", json={"a": 1}, headers={"origin": ORIGIN})
+        assert response.json() == 1 and "access-control-allow-origin" not in response.headers
+        preflight = client.options("/run/Add", headers=PREFLIGHT)
+        assert preflight.status_code == 200 and "access-control-allow-origin" not in preflight.headers  # Ruby's 200
+
+
+@pytest.mark.parametrize(
+    ("cors", "allowed"),
+    [(True, "*"), (ORIGIN, ORIGIN), ([ORIGIN, "https://other.example"], ORIGIN), ({"allow_origins": [ORIGIN]}, ORIGIN)],
+)
+def test_cors_lets_the_given_origins_call_the_commands(cors: Any, allowed: str) -> None:
+    with serve(Connector(acme.acme).asgi(cors=cors)) as url, httpx.Client(base_url=url) as client:
+        preflight = client.options(
+            "/run/Acme::Math::Add",
+            headers={**PREFLIGHT, "access-control-request-headers": "content-type, authorization"},
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == allowed
+        assert set(preflight.headers["access-control-allow-methods"].split(", ")) == {"GET", "POST"}
+        assert preflight.headers["access-control-allow-headers"] == "content-type, authorization"
+        response = client.post("/run/Acme::Math::Add", json={"a": 1, "b": 2}, headers={"origin": ORIGIN})
+        assert response.json() == 3 and response.headers["access-control-allow-origin"] == allowed
+        failed = client.post("/run/Acme::Math::Add", json={"a": "x"}, headers={"origin": ORIGIN})
+        assert failed.status_code == 422 and failed.headers["access-control-allow-origin"] == allowed
+        assert client.get("/manifest", headers={"origin": ORIGIN}).headers["access-control-allow-origin"] == allowed
+
+
+def test_a_refused_preflight_is_an_error_body() -> None:
+    with serve(http_app(Connector(acme.acme), cors=[ORIGIN], mcp=False)) as url, httpx.Client(base_url=url) as client:
+        response = client.options("/run/Add", headers={**PREFLIGHT, "origin": "https://evil.example"})
+        assert response.status_code == 400 and response.headers["content-type"] == JSON
+        assert "access-control-allow-origin" not in response.headers
+        assert response.json() == [error("runtime.cors_not_allowed", "CORS preflight refused: origin not allowed")]
+        response = client.post("/run/Add", json={"a": 1}, headers={"origin": "https://evil.example"})
+        assert response.json() == 1 and "access-control-allow-origin" not in response.headers  # the browser refuses it
+        response = client.options("/run/Add", headers={**PREFLIGHT, "access-control-request-method": "DELETE"})
+        assert response.status_code == 400
+        assert response.json()[0]["message"] == "CORS preflight refused: method not allowed"

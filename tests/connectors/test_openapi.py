@@ -79,7 +79,7 @@ def test_a_command_operation_has_its_schemas_description_and_possible_errors() -
     assert body["required"] is True
     assert body["content"]["application/json"]["schema"] == inputs_json_schema(acme.Add, remove_sensitive=True)
     responses = operation["responses"]
-    assert set(responses) == {"200", "400", "413", "422", "500"}  # no records loaded: no 404
+    assert set(responses) == {"200", "400", "413", "415", "422", "500"}  # no records loaded: no 404
     assert responses["200"]["content"]["application/json"]["schema"] == result_json_schema(acme.Add)
     errors_schema = {"type": "array", "items": {"$ref": "#/components/schemas/FoobaraError"}}
     assert responses["422"]["content"]["application/json"]["schema"] == errors_schema

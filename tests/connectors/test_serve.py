@@ -23,10 +23,11 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(foobara_py.__file__
 
 
 @pytest.fixture
-def served() -> Iterator[str]:
+def served(request: pytest.FixtureRequest) -> Iterator[str]:
     port = free_port()
+    options = getattr(request, "param", [])
     process = subprocess.Popen(
-        [sys.executable, "-m", "foobara_py", "serve", "tests/acme.py", "--port", str(port)],
+        [sys.executable, "-m", "foobara_py", "serve", "tests/acme.py", "--port", str(port), *options],
         cwd=ROOT,
         env=ENV,
         stdout=subprocess.PIPE,
@@ -73,3 +74,19 @@ async def test_foobara_mcp_serves_tools_on_stdio() -> None:
         failed = await client.call_tool("Acme.Math.Add", {"a": "x"})
         assert failed.is_error
         assert [e["key"] for e in json.loads(failed.content[0].text)] == ["data.a.cannot_cast"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "served", [["--cors", "https://app.example", "--cors", "https://other.example"]], indirect=True
+)
+def test_serve_cors_lets_the_given_origins_in(served: str) -> None:
+    for origin in ["https://app.example", "https://other.example"]:
+        response = httpx.post(f"{served}/run/Acme::Math::Add", json={"a": 1}, headers={"origin": origin})
+        assert response.json() == 1 and response.headers["access-control-allow-origin"] == origin
+    response = httpx.post(f"{served}/run/Acme::Math::Add", json={"a": 1}, headers={"origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_serve_has_no_cors_unless_asked(served: str) -> None:
+    response = httpx.post(f"{served}/run/Acme::Math::Add", json={"a": 1}, headers={"origin": "https://app.example"})
+    assert response.json() == 1 and "access-control-allow-origin" not in response.headers

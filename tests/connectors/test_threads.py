@@ -82,13 +82,14 @@ async def test_a_cancelled_call_leaves_the_pool_serving() -> None:
     assert (await connector.arun("Sleep", {"seconds": 0})).result == 0
 
 
-async def test_a_call_raises_what_the_function_raises_in_the_callers_context() -> None:
+async def test_a_call_returns_or_raises_what_the_function_does_in_another_thread() -> None:
     def fail() -> None:
         raise KeyError("nope")
 
     with pytest.raises(KeyError, match="nope"):
         await run_in_thread(fail)
     assert await run_in_thread(threading.current_thread) is not threading.current_thread()
+    assert await run_in_thread(divmod, 7, 2) == (3, 1)
 
 
 def _child_runs_a_sync_command(results: multiprocessing.Queue[object]) -> None:

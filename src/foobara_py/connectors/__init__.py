@@ -5,21 +5,35 @@ that needs a library imports it when it is used (`connector.asgi()` imports Star
 """
 
 from .core import (
+    AGGREGATE_SERIALIZERS,
+    SERIALIZERS,
     Call,
     CommandNotConnectedError,
     Connection,
     Connector,
     ConnectorRequest,
+    ErrorsTransformer,
+    InputsTransformer,
     NoAuthenticatorGivenError,
+    ResultTransformer,
+    cookie,
     current_user,
+    header,
 )
 
 __all__ = [
+    "AGGREGATE_SERIALIZERS",
+    "SERIALIZERS",
     "Call",
     "CommandNotConnectedError",
     "Connection",
     "Connector",
     "ConnectorRequest",
+    "ErrorsTransformer",
+    "InputsTransformer",
     "NoAuthenticatorGivenError",
+    "ResultTransformer",
+    "cookie",
     "current_user",
+    "header",
 ]

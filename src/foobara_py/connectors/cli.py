@@ -22,6 +22,8 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from pydantic_core import PydanticUndefined
 from ..loading import ModuleLoadError, commands_of, load_module
 from ..outcome import Outcome
 from ..types import FieldSpec, TypeNode
-from .core import CommandClass, CommandNotConnectedError, Connector, serialize
+from .core import CommandClass, CommandNotConnectedError, Connector, ConnectorRequest, serialize
 
 __all__ = [
     "EXIT_ERROR",
@@ -44,6 +46,7 @@ __all__ = [
     "EXIT_UNKNOWN",
     "CliParseError",
     "Option",
+    "cli_request",
     "connector_of",
     "exit_code_of",
     "main",
@@ -66,7 +69,7 @@ ACTIONS = {
     "run": "run a command: foobara run MODULE NAME [INPUTS]",
     "list": "list the commands MODULE connects",
     "help": "describe the commands, or one command's inputs and errors",
-    "serve": "serve the commands over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P]",
+    "serve": "serve over HTTP (and MCP at /mcp): foobara serve MODULE [--host H] [--port P] [--prefix P] [--cors O]",
     "mcp": "serve the commands as MCP tools on stdio: foobara mcp MODULE",
     "manifest": "print the manifest of the commands MODULE defines, as JSON",
     "describe": "print one manifest entry (a command, type, domain...)",
@@ -383,7 +386,7 @@ def _run(args: Sequence[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
     inputs = parse_inputs(options, run.inputs)
     if run.stdin:
         inputs = _merge(_read_stdin(stdin, run.input_format), inputs)
-    outcome = connector.run(connection.full_name, inputs)
+    outcome = connector.run(connection.full_name, inputs, cli_request())
     if outcome.is_success():
         print(_dump(serialize(outcome), run.output_format), file=out)
     elif run.output_format is None:
@@ -391,6 +394,31 @@ def _run(args: Sequence[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
     else:
         print(_dump(serialize(outcome), run.output_format), file=err)
     return exit_code_of(outcome)
+
+
+HEADER_PREFIX = "FOOBARA_HEADER_"
+COOKIE_PREFIX = "FOOBARA_COOKIE_"
+
+
+def cli_request(environ: Mapping[str, str] | None = None) -> ConnectorRequest:
+    """What the command line tells a connection's authenticators, rules and inputs transformers:
+    the environment's `FOOBARA_HEADER_<NAME>` variables as headers (lower case, `_` as `-`:
+    `FOOBARA_HEADER_AUTHORIZATION` is `authorization`, `FOOBARA_HEADER_X_API_KEY` is
+    `x-api-key`), its `FOOBARA_COOKIE_<NAME>` variables as cookies (lower case), and the whole
+    environment as `raw`. So an authenticator written for HTTP works from a shell, and a
+    credential never has to appear among the arguments (which other users can see)."""
+    environ = os.environ if environ is None else environ
+    headers = {
+        name[len(HEADER_PREFIX) :].lower().replace("_", "-"): value
+        for name, value in environ.items()
+        if name.startswith(HEADER_PREFIX) and len(name) > len(HEADER_PREFIX)
+    }
+    cookies = {
+        name[len(COOKIE_PREFIX) :].lower(): value
+        for name, value in environ.items()
+        if name.startswith(COOKIE_PREFIX) and len(name) > len(COOKIE_PREFIX)
+    }
+    return ConnectorRequest("cli", headers, cookies, dict(environ))
 
 
 def _list(args: Sequence[str], out: TextIO) -> int:
@@ -559,6 +587,8 @@ def _serve(args: Sequence[str], err: TextIO) -> int:
     parser.add_argument("module")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--cors", action="append", metavar="ORIGIN")  # repeated; `*` for any origin
     known, extra = parser.parse_known_args(args)
     if extra:
         raise CliParseError(f"Unexpected argument: {extra[0]}")
@@ -567,14 +597,100 @@ def _serve(args: Sequence[str], err: TextIO) -> int:
     from .http import http_app
 
     connector = connector_of(known.module)
-    app = http_app(connector, host=known.host)
-    base = f"http://{known.host}:{known.port}"
-    first = connector.commands[0].full_name() if connector.commands else "NAME"
-    print(f"Serving {len(connector.commands)} commands at {base}", file=err)
-    print(f"  {base}/manifest   {base}/list   {base}/mcp (MCP, streamable HTTP)", file=err)
-    print(f"  curl -X POST {base}/run/{first} -H 'Content-Type: application/json' -d '{{}}'", file=err)
-    uvicorn.run(app, host=known.host, port=known.port, log_level="warning")
-    return EXIT_OK
+    app = http_app(connector, prefix=known.prefix, host=known.host, cors=known.cors)
+    paths = {getattr(route, "path", "") for route in app.routes}  # where the app serves what
+    prefix = next(path for path in paths if path.endswith("/openapi.json")).removesuffix("/openapi.json")
+    config = uvicorn.Config(app, host=known.host, port=known.port, log_level="warning", ws="none")
+
+    def started(port: int) -> None:
+        base = f"http://{_url_host(known.host)}:{port}{prefix}"
+        print(serve_banner(connector, base, mcp=f"{prefix}/mcp" in paths), file=err, flush=True)
+
+    server = _uvicorn_server(config, started)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # the Ctrl+C uvicorn handled, raised again once it has shut down
+        pass
+    except SystemExit:  # uvicorn could not start (it logged why: the port is taken...)
+        pass
+    return EXIT_OK if server.started else EXIT_ERROR
+
+
+def _uvicorn_server(config: Any, on_started: Callable[[int], None]) -> Any:
+    """uvicorn's server, calling back with the port once it listens (so that what `serve` prints
+    is true when it is printed, and right for `--port 0`)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                on_started(self.servers[0].sockets[0].getsockname()[1])
+
+    return Server(config)
+
+
+def serve_banner(connector: Connector, base: str, *, mcp: bool = True) -> str:
+    """What `foobara serve` prints once it listens at `base`: where to look, and a call to try."""
+    lines = [
+        f"Serving {len(connector.connections)} commands at {base} (Ctrl+C to stop)",
+        f"  help       {base}/help",
+        f"  OpenAPI    {base}/openapi.json",
+        f"  manifest   {base}/manifest",
+    ]
+    if mcp:
+        lines.append(f"  MCP        {base}/mcp (streamable HTTP)")
+    example = example_call(connector)
+    if example is not None:
+        name, inputs = example
+        body = shlex.quote(json.dumps(inputs))
+        lines += ["Try:", f"  curl -X POST {base}/run/{name} -H 'Content-Type: application/json' -d {body}"]
+    return "\n".join(lines)
+
+
+# A value of each scalar type, for an input whose field gives no `examples`.
+_PLACEHOLDERS: dict[str, Any] = {"string": "hello", "integer": 1, "float": 1.5, "boolean": True, "array": []}
+
+
+def example_call(connector: Connector) -> tuple[str, dict[str, Any]] | None:
+    """A connected command anyone can call, and inputs for it: the first that needs no user and no
+    secret, its required inputs set to their field's first example or a value of their type."""
+    for connection in connector.connections:
+        inputs = None if connection.requires_auth else _example_inputs(connection.command)
+        if inputs is not None:
+            return connection.full_name, inputs
+    return None
+
+
+def _example_inputs(command: CommandClass) -> dict[str, Any] | None:
+    """None when a required input is a secret or has no example to give."""
+    spec = command.spec
+    fields = spec.inputs_node.fields if spec.inputs_node is not None and spec.inputs_node.fields else {}
+    model_fields = spec.inputs_type.model_fields if spec.inputs_type is not None else {}
+    inputs: dict[str, Any] = {}
+    for name, field_spec in fields.items():
+        if not field_spec.required:
+            continue
+        node = field_spec.node
+        examples = getattr(model_fields.get(name), "examples", None)
+        if node.sensitive:
+            return None
+        if examples:
+            value = examples[0]
+        elif node.one_of:
+            value = node.one_of[0]
+        elif node.reference is None and node.type in _PLACEHOLDERS:
+            value = _PLACEHOLDERS[node.type]
+        else:
+            return None
+        inputs[field_spec.alias or name] = value
+    return inputs
+
+
+def _url_host(host: str) -> str:
+    """The host as a URL names it: a wildcard address is reached on the loopback one."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
 
 
 def main(

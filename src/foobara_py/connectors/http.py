@@ -2,11 +2,13 @@
 
     POST|GET {prefix}/run/Acme::Math::Add   (or /run/Acme/Math/Add): JSON body merged with the query
     GET {prefix}/manifest, /openapi.json, /describe[_command|_type]/<name>, /list, /ping
+    GET {prefix}/help, /help/<name>: readable HTML pages, with a form that runs the command
 
 200 with the bare JSON result; 422 with the array of error hashes; 404 for an unknown command or a
 lone `not_found` error; 400 for a body that is not a JSON object; 413 for a body over the limit;
-500 for an unexpected error. Every answer but a success is a JSON array of error hashes, so that
-a client (Ruby's remote commands among them) reads them all the same way. Needs the `http` extra:
+415 for a content type that cannot hold JSON (see `takes_json`); 500 for an unexpected error.
+Every answer but a success is a JSON array of error hashes, so that a client (Ruby's remote
+commands among them) reads them all the same way. Needs the `http` extra:
 `pip install 'foobara-py[http]'`; serve it with uvicorn, or mount it in FastAPI or Starlette.
 """
 
@@ -15,14 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
 
 try:
     from starlette.applications import Starlette
+    from starlette.datastructures import Headers
     from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.middleware.cors import CORSMiddleware
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
+    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("The HTTP connector needs Starlette: pip install 'foobara-py[http]'") from exc
@@ -31,9 +36,11 @@ from .. import __version__
 from ..errors import FoobaraError
 from ..outcome import Outcome
 from .core import CommandNotConnectedError, Connector, ConnectorRequest, serialize
+from .help import HEADERS as HELP_HEADERS
+from .help import help_page
 from .openapi import openapi_document
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "http_app", "status_of"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "Cors", "http_app", "status_of", "takes_json"]
 
 logger = logging.getLogger("foobara_py.connectors.http")
 
@@ -47,6 +54,25 @@ _STATUS_OF_SYMBOL = {
     "unknown_error": 500,
     "execution_error": 500,
 }
+
+
+Cors: TypeAlias = "bool | str | Sequence[str] | Mapping[str, Any] | None"
+"""`True`: any origin; an origin or a list of them; or CORSMiddleware's own options."""
+
+# What a browser needs to call the commands: GET and POST, with any header (Authorization...).
+_CORS_DEFAULTS: dict[str, Any] = {"allow_methods": ["GET", "POST"], "allow_headers": ["*"]}
+
+# Media types a JSON object may come as: JSON's own, text, and the form type `curl -d` sends by
+# default (Ruby parses the body as JSON whatever its type, and that call must keep working).
+_JSON_BODY_TYPES = frozenset({"", "application/json", "text/json", "text/plain", "application/x-www-form-urlencoded"})
+
+
+def takes_json(content_type: str) -> bool:
+    """Whether a body of this Content-Type is read as JSON: `application/json`, `text/json`,
+    `application/*+json`, `text/plain` and `application/x-www-form-urlencoded` (with any
+    parameters). Any other type (`multipart/form-data`, `application/xml`...) is refused with 415."""
+    media = content_type.partition(";")[0].strip().lower()
+    return media in _JSON_BODY_TYPES or (media.startswith("application/") and media.endswith("+json"))
 
 
 def status_of(outcome: Outcome[Any]) -> int:
@@ -63,12 +89,18 @@ def http_app(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     mcp: bool = True,
     host: str = "127.0.0.1",
+    mcp_stateless: bool = False,
+    cors: Cors = None,
 ) -> Starlette:
     """An ASGI app serving `connector`'s commands under `prefix` (`/api`: `/api/run/...`).
 
     `max_body_size`: a larger request body gets 413, whether its Content-Length says so or it is
     sent in chunks (counted while it is read). `mcp`: also MCP's streamable HTTP at `/mcp`, where
-    the `mcp` extra is installed; `host` is where the app is served (see `connectors.mcp.mcp_app`)."""
+    the `mcp` extra is installed; `host` is where the app is served and `mcp_stateless` keeps no MCP
+    session between requests, for several workers (see `connectors.mcp.mcp_app`).
+    `cors`: off by default; `True` lets any origin call the commands, an origin or a list of them
+    only those, and a dict is Starlette's CORSMiddleware options (over GET and POST with any
+    header, which it may change)."""
     prefix = f"/{prefix.strip('/')}" if prefix.strip("/") else ""
     door = _HttpDoor(connector, max_body_size, prefix)
     routes: list[Any] = [
@@ -80,6 +112,8 @@ def http_app(
         Route(f"{prefix}/describe_type/{{name:path}}", door.describe_type, methods=["GET"]),
         Route(f"{prefix}/list", door.list, methods=["GET"]),
         Route(f"{prefix}/ping", door.ping, methods=["GET"]),
+        Route(f"{prefix}/help", door.help, methods=["GET"]),
+        Route(f"{prefix}/help/{{name:path}}", door.help, methods=["GET"]),
     ]
     lifespan = None
     if mcp:
@@ -88,14 +122,41 @@ def http_app(
         except ImportError:  # the mcp extra is not installed: no /mcp
             pass
         else:
-            mcp_door = mcp_app(connector, path=f"{prefix}/mcp", host=host)
+            mcp_door = mcp_app(connector, path=f"{prefix}/mcp", host=host, stateless=mcp_stateless)
             routes += mcp_door.routes
             lifespan = mcp_door.router.lifespan_context  # runs the SDK's session manager
+    cors_options = _cors_options(cors)
     return Starlette(
         routes=routes,
+        middleware=[Middleware(_Cors, **cors_options)] if cors_options is not None else None,
         exception_handlers={HTTPException: door.http_error, Exception: _unexpected},
         lifespan=lifespan,
     )
+
+
+def _cors_options(cors: Cors) -> dict[str, Any] | None:
+    if cors is None or cors is False:
+        return None
+    if cors is True:
+        return {**_CORS_DEFAULTS, "allow_origins": ["*"]}
+    if isinstance(cors, str):
+        return {**_CORS_DEFAULTS, "allow_origins": [cors]}
+    if isinstance(cors, Mapping):
+        return {**_CORS_DEFAULTS, **cors}
+    return {**_CORS_DEFAULTS, "allow_origins": list(cors)}
+
+
+class _Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as every failure is: error hashes."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        error = FoobaraError("cors_not_allowed", f"CORS preflight refused: {refused} not allowed", category="runtime")
+        headers = {k: v for k, v in response.headers.items() if k.lower().startswith(("access-control-", "vary"))}
+        return _errors(response.status_code, error, headers=headers)
 
 
 class _HttpDoor:
@@ -121,6 +182,9 @@ class _HttpDoor:
 
     async def _inputs(self, request: Request) -> dict[str, Any] | Response:
         """The JSON body (none is `{}`) merged with the query string, which wins (as in Ruby)."""
+        content_type = request.headers.get("content-type")
+        if content_type is not None and not takes_json(content_type):
+            return _unsupported_media_type(content_type)
         body = await self._body(request)
         if isinstance(body, Response):
             return body
@@ -194,6 +258,13 @@ class _HttpDoor:
     async def ping(self, request: Request) -> Response:
         return JSONResponse(_now())
 
+    async def help(self, request: Request) -> Response:
+        """The readable pages (connectors/help.py); an unknown name is a 404 page, not JSON."""
+        base = f"{request.scope.get('root_path', '')}{self.prefix}"
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        status, page = help_page(self.connector, request.path_params.get("name"), base=base, origin=origin)
+        return HTMLResponse(page, status_code=status, headers=HELP_HEADERS)
+
     async def http_error(self, request: Request, exc: Exception) -> Response:
         """Starlette's own answers (no route, a method not allowed) as error hashes."""
         assert isinstance(exc, HTTPException)
@@ -226,6 +297,14 @@ def _bad_body(symbol: str, message: str) -> FoobaraError:
 def _too_large(limit: int) -> Response:
     message = f"The request body is larger than {limit} bytes"
     return _errors(413, FoobaraError("body_too_large", message, category="data", context={"max_body_size": limit}))
+
+
+def _unsupported_media_type(content_type: str) -> Response:
+    media = content_type.partition(";")[0].strip().lower()
+    message = f"The request body must be a JSON object (application/json), not {media}"
+    return _errors(
+        415, FoobaraError("unsupported_media_type", message, category="data", context={"content_type": media})
+    )
 
 
 def _json_kind(value: Any) -> str:

@@ -4,8 +4,8 @@ It is built from the same declarations as the connector's manifest (the same com
 possible errors, sensitive inputs left out), so a client generator, a fuzzer or an API console sees
 exactly what the door serves. Each connected command is `POST /run/{Full::Name}` with its inputs as
 the JSON body; its answers are the result (200), the array of error hashes (422, with the keys of
-its possible errors), a lone `not_found` (404) when it loads records, and the door's own 400, 413
-and 500. Recursive models, written under `$defs` by `foobara_py.schema`, move to
+its possible errors), a lone `not_found` (404) when it loads records, and the door's own 400, 413,
+415 and 500. Recursive models, written under `$defs` by `foobara_py.schema`, move to
 `components/schemas` so that every `$ref` resolves from the document's root.
 """
 
@@ -15,7 +15,6 @@ import re
 from typing import Any
 
 from .. import __version__
-from ..schema import inputs_json_schema, result_json_schema
 from .core import Connection, Connector
 
 __all__ = ["openapi_document"]
@@ -46,6 +45,10 @@ _FOOBARA_ERROR: dict[str, Any] = {
 _SHARED_RESPONSES: dict[str, Any] = {
     "BadRequest": {
         "description": "The body is not JSON, or not a JSON object (`data.invalid_json`, `data.body_not_an_object`).",
+        "content": _ERRORS_CONTENT,
+    },
+    "UnsupportedMediaType": {
+        "description": "The body's Content-Type cannot hold JSON (`data.unsupported_media_type`).",
         "content": _ERRORS_CONTENT,
     },
     "TooLarge": {
@@ -87,16 +90,17 @@ def openapi_document(connector: Connector, *, server_url: str | None = None) -> 
 def _operation(
     connection: Connection, entry: dict[str, Any], schemas: dict[str, Any], operation_id: str
 ) -> dict[str, Any]:
-    command = connection.command
     # A sensitive input stays in the request (a client must be able to send it), `writeOnly` and
     # without a default; sensitive result attributes are left out, as every door leaves them out.
-    inputs = _hoisted(inputs_json_schema(command, remove_sensitive=False), schemas)
-    result = _hoisted(result_json_schema(command, remove_sensitive=True), schemas)
+    # Both as the connection's transformers change them, as its manifest entry shows them.
+    inputs = _hoisted(connection.inputs_json_schema(remove_sensitive=False), schemas)
+    result = _hoisted(connection.result_json_schema(remove_sensitive=True), schemas)
     keys = sorted(entry.get("possible_errors", {}))
     responses: dict[str, Any] = {
         "200": {"description": "The result.", "content": {"application/json": {"schema": result}}},
         "400": {"$ref": "#/components/responses/BadRequest"},
         "413": {"$ref": "#/components/responses/TooLarge"},
+        "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
         "422": {
             "description": "The errors: " + (", ".join(f"`{key}`" for key in keys) if keys else "none declared") + ".",
             "content": _ERRORS_CONTENT,

@@ -32,7 +32,14 @@ T = TypeVar("T")
 
 MAX_THREADS = 40
 
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[..., Any], dict[str, Any]]
+_Job = tuple[
+    asyncio.AbstractEventLoop,
+    "asyncio.Future[Any]",
+    contextvars.Context,
+    Callable[..., Any],
+    tuple[Any, ...],
+    dict[str, Any],
+]
 
 _jobs: SimpleQueue[_Job] = SimpleQueue()
 _lock = threading.Lock()
@@ -40,12 +47,12 @@ _threads = 0
 _idle = 0  # threads done with a job and not yet given another one
 
 
-def run_in_thread(fn: Callable[..., T], /, **kwargs: Any) -> asyncio.Future[T]:
-    """`fn(**kwargs)` in a worker thread; await the future for its result (or its exception)."""
+def run_in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+    """`fn(*args, **kwargs)` in a worker thread; await the future for its result (or its exception)."""
     global _threads, _idle
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
-    _jobs.put((loop, future, contextvars.copy_context(), fn, kwargs))
+    _jobs.put((loop, future, contextvars.copy_context(), fn, args, kwargs))
     with _lock:
         if _idle:
             _idle -= 1  # a waiting thread takes it
@@ -61,14 +68,14 @@ def run_in_thread(fn: Callable[..., T], /, **kwargs: Any) -> asyncio.Future[T]:
 def _work() -> None:
     global _idle
     while True:
-        loop, future, context, fn, kwargs = _jobs.get()
+        loop, future, context, fn, args, kwargs = _jobs.get()
         try:
-            result, error = context.run(fn, **kwargs), None
+            result, error = context.run(fn, *args, **kwargs), None
         except BaseException as exc:  # handed to the caller, as to_thread does
             result, error = None, exc
         with contextlib.suppress(RuntimeError):  # the loop has closed: no one is waiting
             loop.call_soon_threadsafe(_settle, future, result, error)
-        del future, result, error, fn, kwargs, context, loop  # hold nothing while waiting
+        del future, result, error, fn, args, kwargs, context, loop  # hold nothing while waiting
         with _lock:
             _idle += 1
 
