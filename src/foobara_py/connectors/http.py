@@ -199,7 +199,7 @@ class _HttpDoor:
         if not isinstance(data, dict):
             message = f"The request body must be a JSON object, not {_json_kind(data)}"
             return _errors(400, _bad_body("body_not_an_object", message))
-        if request.scope.get("query_string"):  # (QueryParams costs a tenth of a run to build)
+        if request.scope.get("query_string"):  # (building QueryParams for none costs 2-4 us a request)
             data.update(request.query_params)
         return data
 
