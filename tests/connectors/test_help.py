@@ -222,11 +222,22 @@ def test_a_command_page_lists_inputs_result_and_possible_errors(client: httpx.Cl
     assert '<td><code>root</code></td><td class="type">Leaf</td><td>required</td>' in leaves
 
 
-def test_the_curl_line_runs_the_command(client: httpx.Client, url: str) -> None:
-    page = get_page(client, "/help/Acme::Math::Add")
+def curl_words(page: str) -> list[str]:
+    """The words of the page's curl line, as a shell reads them."""
     curl = re.search(r"<pre><code>(curl .*?)</code></pre>", page, re.DOTALL)
     assert curl is not None
-    words = shlex.split(unescape(curl.group(1)).replace("\\\n", " "))
+    return shlex.split(unescape(curl.group(1)).replace("\\\n", " "))
+
+
+def run_curl(words: list[str]) -> httpx.Response:
+    """What the curl line of a page does (`curl -X POST URL -H HEADER... -d BODY`)."""
+    headers = dict(word.split(": ", 1) for word in words[5:-2:2])
+    return httpx.post(words[3], content=words[-1].encode(), headers=headers)
+
+
+def test_the_curl_line_runs_the_command(client: httpx.Client, url: str) -> None:
+    page = get_page(client, "/help/Acme::Math::Add")
+    words = curl_words(page)
     assert words[:4] == ["curl", "-X", "POST", f"{url}/run/Acme::Math::Add"]
     assert words[4:] == ["-H", "Content-Type: application/json", "-d", '{"a": 0, "b": 0}']
     response = httpx.post(words[3], content=words[7], headers={"Content-Type": "application/json"})
@@ -234,7 +245,15 @@ def test_the_curl_line_runs_the_command(client: httpx.Client, url: str) -> None:
 
     order = unescape(get_page(client, "/help/PlaceOrder"))
     body = '{"customer": {"street": "string", "city": "Paris"}, "items": [0], "size": "M", "express": false, '
-    assert f'-d \'{body}"note": "string", "api_key": "<api_key>"}}\'' in order
+    assert f'-d \'{body}"note": "string"}}\'' in order
+
+
+def test_the_curl_line_leaves_optional_secrets_out(client: httpx.Client) -> None:
+    """Run as printed, it must not set a secret to its placeholder (a note locked with "<password>")."""
+    response = run_curl(curl_words(get_page(client, "/help/PlaceOrder")))
+    assert (response.status_code, response.json()) == (200, "string, Paris: 0 M False default key")
+    # A required one keeps its placeholder, for the reader to replace.
+    assert '"password": "<password>"' in curl_words(get_page(client, "/help/SignIn"))[-1]
 
 
 def test_sensitive_inputs_are_password_fields_and_never_shown(client: httpx.Client) -> None:

@@ -472,7 +472,8 @@ _STRING_EXAMPLES = {"email": "user@example.com", "date": "2024-01-31", "date-tim
 
 
 def _example(schema: dict[str, Any], schemas: dict[str, Any], name: str, refs: tuple[str, ...]) -> Any:
-    """An example value of a schema, as FastAPI writes one; a sensitive one is a placeholder."""
+    """An example value of a schema, as FastAPI writes one; a sensitive one is a placeholder, and
+    left out when it is optional."""
     if schema.get("writeOnly"):
         return f"<{name or 'secret'}>"
     if schema.get("default") is not None:
@@ -493,7 +494,14 @@ def _example(schema: dict[str, Any], schemas: dict[str, Any], name: str, refs: t
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
-        values = {key: _example(prop, schemas, key, refs) for key, prop in schema.get("properties", {}).items()}
+        # An optional secret is left out: a placeholder sent as it is would set it ("<password>").
+        required = set(schema.get("required", ()))
+        properties = schema.get("properties", {}).items()
+        values = {
+            key: _example(prop, schemas, key, refs)
+            for key, prop in properties
+            if key in required or not _unwrap_null(prop)[0].get("writeOnly")
+        }
         return {key: value for key, value in values.items() if value is not _SKIP}
     if kind == "array":
         if "prefixItems" in schema:
