@@ -125,6 +125,19 @@ class Escaped(Command[Shout, str]):
         return self.inputs.text
 
 
+class Greeting(BaseModel):
+    salutation: str = Field("Grüß dich", description="Wie man grüßt")
+    drink: Literal["café", "thé"] = "thé"
+
+
+@tricky.command
+class Grüßen(Command[Greeting, str]):
+    """Grüßt auf Deutsch."""
+
+    def execute(self) -> str:
+        return f"{self.inputs.salutation}, {self.inputs.drink}"
+
+
 @tricky.command
 class NotConnected(Command[None, int]):
     def execute(self) -> int:
@@ -136,7 +149,7 @@ def bearer(request: ConnectorRequest) -> str | None:
 
 
 def make_connector() -> Connector:
-    connected = Connector(acme.acme, PlaceOrder, Twice, CountLeaves, Escaped, sample.SignIn)
+    connected = Connector(acme.acme, PlaceOrder, Twice, CountLeaves, Escaped, Grüßen, sample.SignIn)
     connected.connect(WhoCalls, authenticator=bearer, requires_auth=True)
     return connected
 
@@ -277,6 +290,17 @@ def test_everything_is_escaped(client: httpx.Client) -> None:
     response = client.get("/help/<b>bold")
     assert "<b>" not in response.text
     assert "&lt;b&gt;bold" in response.text
+
+
+def test_non_ascii_text_is_shown_as_it_is_written(client: httpx.Client) -> None:
+    page = get_page(client, "/help/Grüßen")
+    assert "<h1><code>HelpTests::Tricky::Grüßen</code></h1>" in page
+    assert "<td>default <code>&quot;Grüß dich&quot;</code></td>" in page
+    assert "<td>&quot;café&quot;, &quot;thé&quot;</td>" in page  # one of
+    assert "\\u00" not in page
+    words = curl_words(page)
+    assert words[-1] == '{"salutation": "Grüß dich", "drink": "thé"}'
+    assert run_curl(words).json() == "Grüß dich, thé"
 
 
 def test_the_pages_load_nothing_from_elsewhere(client: httpx.Client) -> None:

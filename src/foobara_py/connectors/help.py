@@ -260,7 +260,7 @@ def _command_page(connector: Connector, connection: Connection, base: str, origi
         [
             f"curl -X POST {shlex.quote(origin + run_path)}",
             "-H 'Content-Type: application/json'",
-            f"-d {shlex.quote(json.dumps(body))}",
+            f"-d {shlex.quote(_json(body))}",
         ]
     )
     parts.append(f"<h2>Run it</h2><p>With curl:</p><pre><code>{escape(curl)}</code></pre><p>Or here:</p>")
@@ -291,11 +291,11 @@ def _input_rows(
         if name in required:
             need = "required"
         elif "default" in prop:
-            need = f"default <code>{escape(json.dumps(prop['default']))}</code>"
+            need = f"default <code>{escape(_json(prop['default']))}</code>"
         else:
             need = "optional"
         inner, _ = _unwrap_null(prop)
-        one_of = ", ".join(json.dumps(v) for v in prop.get("enum", ()) if v is not None)
+        one_of = ", ".join(_json(v) for v in prop.get("enum", ()) if v is not None)
         kind = _type_label(prop, schemas) + (", sensitive" if prop.get("writeOnly") else "")
         yield (
             f'<tr><td><code>{escape(".".join(here))}</code></td><td class="type">{escape(kind)}</td>'
@@ -307,7 +307,7 @@ def _input_rows(
 
 
 def _details(summary: str, schema: dict[str, Any]) -> str:
-    return f"<details><summary>{escape(summary)}</summary><pre>{escape(json.dumps(schema, indent=2))}</pre></details>"
+    return f"<details><summary>{escape(summary)}</summary><pre>{escape(_json(schema, indent=2))}</pre></details>"
 
 
 # --- the form ------------------------------------------------------------------------------------
@@ -362,14 +362,14 @@ def _field(
             f"{description}{children}</fieldset>"
         )
     field_id = f"field-{next(counter)}"
-    data = f'id="{field_id}" name="{_attr(".".join(path))}" data-path="{_attr(json.dumps(list(path)))}"'
+    data = f'id="{field_id}" name="{_attr(".".join(path))}" data-path="{_attr(_json(list(path)))}"'
     default = schema.get("default")
-    placeholder = "" if default is None else default if isinstance(default, str) else json.dumps(default)
+    placeholder = "" if default is None else default if isinstance(default, str) else _json(default)
     kind = _kind(inner)
     empty = f'<option value="">{escape("(not given)" if default is None else f"(default {placeholder})")}</option>'
     if kind == "enum":
         options = [empty] + [
-            f'<option value="{_attr(json.dumps(value))}">{escape(str(value))}</option>'
+            f'<option value="{_attr(_json(value))}">{escape(str(value))}</option>'
             for value in inner["enum"]
             if value is not None
         ]
@@ -380,7 +380,7 @@ def _field(
         control = f'<select {data} data-kind="boolean">{"".join(options)}</select>'
     elif kind == "json":
         example = _example(schema, schemas, name, ())
-        placeholder = "" if example is _SKIP else json.dumps(example)
+        placeholder = "" if example is _SKIP else _json(example)
         control = f'<textarea {data} data-kind="json" rows="3" placeholder="{_attr(placeholder)}"></textarea>'
         need += ", as JSON"
     else:
@@ -519,6 +519,11 @@ def _example(schema: dict[str, Any], schemas: dict[str, Any], name: str, refs: t
 
 
 # --- the page ------------------------------------------------------------------------------------
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON as a reader reads it: `"crème"`, not `"cr\\u00e8me"` (the page is UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
 def _attr(text: str) -> str:
