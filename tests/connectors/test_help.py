@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shlex
 from collections.abc import Iterator
+from decimal import Decimal
 from html import unescape
 from pathlib import Path
 from typing import Annotated, Literal
@@ -85,6 +87,20 @@ class Twice(AsyncCommand[Number, int]):
         return 2 * self.inputs.n
 
 
+class Amounts(BaseModel):
+    amount: Decimal
+    count: int = 0
+    ratio: float = 0.5
+
+
+@shop.command
+class Exact(Command[Amounts, Amounts]):
+    """Gives back what it got, to the last digit."""
+
+    def execute(self) -> Amounts:
+        return self.inputs
+
+
 @shop.command
 class WhoCalls(Command[None, str]):
     """Behind a bearer token."""
@@ -149,7 +165,7 @@ def bearer(request: ConnectorRequest) -> str | None:
 
 
 def make_connector() -> Connector:
-    connected = Connector(acme.acme, PlaceOrder, Twice, CountLeaves, Escaped, Grüßen, sample.SignIn)
+    connected = Connector(acme.acme, PlaceOrder, Twice, Exact, CountLeaves, Escaped, Grüßen, sample.SignIn)
     connected.connect(WhoCalls, authenticator=bearer, requires_auth=True)
     return connected
 
@@ -437,6 +453,26 @@ def test_the_form_takes_nested_models_arrays_choices_and_secrets(page: Page, url
     tree = '{"label": "a", "children": [{"label": "b"}, {"label": "c", "children": [{"label": "d"}]}]}'
     assert run_form(page, {"root": tree}) == ("200", "4", [])
     assert run_form(page, {"root": "[1, 2"})[2] == ["data.root.cannot_cast"]
+
+
+def test_the_form_keeps_every_digit_of_a_number(page: Page, url: str) -> None:
+    """A decimal or an integer past 2**53 is not rounded on its way in, nor in the result shown."""
+    page.goto(f"{url}/help/Exact")
+    values = {"amount": "12345678901234567890.123456789", "count": "12345678901234567890", "ratio": "0.1"}
+    status, result, _ = run_form(page, values)
+    assert status == "200"
+    assert json.loads(result) == {
+        "amount": "12345678901234567890.123456789",
+        "count": 12345678901234567890,
+        "ratio": 0.1,
+    }
+    assert '"count": 12345678901234567890' in result
+    assert run_form(page, {"amount": "1.5", "count": "2", "ratio": "1e3"}) == (
+        "200",
+        '{\n  "amount": "1.5",\n  "count": 2,\n  "ratio": 1000.0\n}',
+        [],
+    )
+    assert run_form(page, {"amount": "x"})[2] == ["data.amount.cannot_cast"]
 
 
 def test_the_form_sends_a_secret_and_shows_no_sensitive_result(page: Page, url: str) -> None:

@@ -55,13 +55,50 @@ function valueOf(field) {
     case "integer": case "number": {
       if (!NUMBER.test(raw)) return raw;  // the command says why it is not a number
       const number = Number(raw);
-      return field.dataset.kind === "integer" && !Number.isSafeInteger(number) ? raw.trim() : number;
+      if (field.dataset.kind === "integer" && !Number.isSafeInteger(number)) return raw.trim();
+      // More digits than a double holds (a Decimal): sent as written, which the command casts.
+      const digits = raw.trim().replace(/[eE].*$/, "").replace(/[-.]/g, "").replace(/^0+/, "").replace(/0+$/, "");
+      return digits.length > 15 ? raw.trim() : number;
     }
     case "boolean": return raw === "true";
     case "enum": return JSON.parse(raw);
     case "json": try { return JSON.parse(raw); } catch (error) { return raw; }
     default: return raw;
   }
+}
+
+function pretty(text) {
+  // JSON text indented as JSON.stringify(value, null, 2) would, but from the text itself:
+  // JSON.parse would round an integer past 2**53 and a long decimal.
+  const empty = /\\s*[\\]}]/y;
+  let out = "", depth = 0, string = false, escaped = false;
+  const newline = () => "\\n" + "  ".repeat(depth);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (string) {
+      out += c;
+      if (escaped) escaped = false; else if (c === "\\\\") escaped = true; else if (c === '"') string = false;
+    } else if (c === '"') {
+      string = true;
+      out += c;
+    } else if (c === "{" || c === "[") {
+      empty.lastIndex = i + 1;
+      const close = empty.exec(text);
+      if (close) { out += c + close[0].trim(); i = empty.lastIndex - 1; continue; }
+      depth++;
+      out += c + newline();
+    } else if (c === "}" || c === "]") {
+      depth--;
+      out += newline() + c;
+    } else if (c === ",") {
+      out += "," + newline();
+    } else if (c === ":") {
+      out += ": ";
+    } else if (!/\\s/.test(c)) {
+      out += c;
+    }
+  }
+  return out;
 }
 
 function bodyOf(form) {
@@ -109,7 +146,7 @@ async function run(event) {
   let data = null;
   try {
     data = JSON.parse(text);
-    text = JSON.stringify(data, null, 2);
+    text = pretty(text);
   } catch (error) { /* not JSON: shown as it came */ }
   status.textContent = (response.status + " " + response.statusText).trim();
   outcome.dataset.status = String(response.status);
