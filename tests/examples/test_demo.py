@@ -84,6 +84,20 @@ def test_bad_input_gets_foobara_errors(demo: ModuleType) -> None:
     assert keys(run(demo, "FindNote", {"note": "one"})) == ["data.note.cannot_cast"]
 
 
+def test_find_and_delete_take_a_stored_note_not_the_attributes_of_a_new_one(demo: ModuleType) -> None:
+    """An entity input takes attributes too (a new record): FindNote would echo them, skipping the
+    lock or failing on a lock of the caller's, and DeleteNote would be an unexpected error (500)."""
+    locked = run(demo, "CreateNote", {"title": "diary", "body": "dear diary", "password": "sesame-456"})
+    for inputs in ({"note": {"id": locked["id"], "title": "diary"}}, {"note": {"title": "x", "lock": "zz"}}):
+        found = demo.connector.run("FindNote", {**inputs, "password": "sesame-456"})
+        assert found.error_keys == ["data.note.not_found"]
+        deleted = demo.connector.run(
+            "DeleteNote", inputs, ConnectorRequest(headers={"authorization": ANN["Authorization"]})
+        )
+        assert deleted.error_keys == ["data.note.not_found"]
+    assert run(demo, "FindNote", {"note": locked["id"], "password": "sesame-456"}) == locked
+
+
 def test_a_locked_note_needs_its_password_which_is_never_shown(demo: ModuleType) -> None:
     created = run(demo, "CreateNote", {"title": "diary", "password": "sesame-123"})
     assert created == {"id": created["id"], "title": "diary", "body": ""}  # no password, no lock
