@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shlex
 import shutil
 import signal
@@ -279,6 +280,43 @@ async def test_foobara_serve_says_where_everything_is_and_serves_it(database: Pa
     assert code == 0, stderr
     assert "Traceback" not in stderr
     assert "sesame-123" not in stderr
+
+
+def readme_calls(port: int) -> list[tuple[str, int]]:
+    """The README's "Calls to try" (a shell script, its lines joined), each curl line with the
+    status its comment says, for a server on `port`."""
+    readme = (ROOT / "examples/demo/README.md").read_text()
+    block = next(block for block in readme.split("```sh\n")[1:] if "\nURL=" in f"\n{block}").split("```", 1)[0]
+    lines = block.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("\\\n", " ").splitlines()
+    setup = "\n".join(line for line in lines if re.match(r"^[A-Z]+=", line))
+    calls = []
+    for line in lines:
+        call = re.match(r"^(curl .*?)\s+#\s*(\d{3})\b", line)
+        if call:
+            calls.append((f"{setup}\n{call[1]}", int(call[2])))
+    return calls
+
+
+def test_the_readme_calls_answer_as_their_comments_say(database: Path) -> None:
+    """Run in order on a new database, as the README says to serve them, each call gets its status."""
+    port = free_port()
+    served = Served(["--port", str(port)], database)
+    try:
+        served.banner()
+        calls = readme_calls(port)
+        assert len(calls) == 12
+        for script, status in calls:
+            done = subprocess.run(
+                ["bash", "-c", f"{script} --silent --output /dev/null --write-out '%{{http_code}}'"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            assert done.stdout == str(status), script
+    finally:
+        code, stderr = served.stop()
+    assert code == 0, stderr
 
 
 def test_foobara_serve_prints_the_port_it_got_and_its_prefix(database: Path) -> None:
