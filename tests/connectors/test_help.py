@@ -147,7 +147,7 @@ class Greeting(BaseModel):
 
 
 @tricky.command
-class Grüßen(Command[Greeting, str]):
+class Gruessen(Command[Greeting, str]):
     """Grüßt auf Deutsch."""
 
     def execute(self) -> str:
@@ -165,7 +165,7 @@ def bearer(request: ConnectorRequest) -> str | None:
 
 
 def make_connector() -> Connector:
-    connected = Connector(acme.acme, PlaceOrder, Twice, Exact, CountLeaves, Escaped, Grüßen, sample.SignIn)
+    connected = Connector(acme.acme, PlaceOrder, Twice, Exact, CountLeaves, Escaped, Gruessen, sample.SignIn)
     connected.connect(WhoCalls, authenticator=bearer, requires_auth=True)
     return connected
 
@@ -309,8 +309,8 @@ def test_everything_is_escaped(client: httpx.Client) -> None:
 
 
 def test_non_ascii_text_is_shown_as_it_is_written(client: httpx.Client) -> None:
-    page = get_page(client, "/help/Grüßen")
-    assert "<h1><code>HelpTests::Tricky::Grüßen</code></h1>" in page
+    page = get_page(client, "/help/Gruessen")
+    assert "<h1><code>HelpTests::Tricky::Gruessen</code></h1>" in page
     assert "<td>default <code>&quot;Grüß dich&quot;</code></td>" in page
     assert "<td>&quot;café&quot;, &quot;thé&quot;</td>" in page  # one of
     assert "\\u00" not in page
