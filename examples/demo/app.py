@@ -17,7 +17,7 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -126,11 +126,20 @@ class FindNoteInputs(BaseModel):
     password: Password | None = None
 
 
+def stored_note(note: Note, command: Command[Any, Any] | AsyncCommand[Any, Any]) -> None:
+    """An entity input also takes the attributes of a new record; a note to find or delete is a stored one."""
+    if not note.is_persisted:
+        command.add_input_error("note", "not_found", "Give the id of a stored note")
+
+
 @notes.command
 class FindNote(Command[FindNoteInputs, Note]):
     """One note. A locked note needs its password."""
 
     possible_errors = ["wrong_password"]
+
+    def validate_records(self) -> None:
+        stored_note(self.inputs.note, self)
 
     def execute(self) -> Note:
         note = self.inputs.note
@@ -146,6 +155,9 @@ class DeleteNoteInputs(BaseModel):
 @notes.command
 class DeleteNote(AsyncCommand[DeleteNoteInputs, int]):
     """Deletes a note (editors only); its id."""
+
+    async def validate_records(self) -> None:
+        stored_note(self.inputs.note, self)
 
     async def execute(self) -> int:
         await self.inputs.note.ahard_delete()

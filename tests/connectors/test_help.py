@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shlex
 from collections.abc import Iterator
+from decimal import Decimal
 from html import unescape
 from pathlib import Path
 from typing import Annotated, Literal
@@ -85,6 +87,20 @@ class Twice(AsyncCommand[Number, int]):
         return 2 * self.inputs.n
 
 
+class Amounts(BaseModel):
+    amount: Decimal
+    count: int = 0
+    ratio: float = 0.5
+
+
+@shop.command
+class Exact(Command[Amounts, Amounts]):
+    """Gives back what it got, to the last digit."""
+
+    def execute(self) -> Amounts:
+        return self.inputs
+
+
 @shop.command
 class WhoCalls(Command[None, str]):
     """Behind a bearer token."""
@@ -125,6 +141,19 @@ class Escaped(Command[Shout, str]):
         return self.inputs.text
 
 
+class Greeting(BaseModel):
+    salutation: str = Field("Grüß dich", description="Wie man grüßt")
+    drink: Literal["café", "thé"] = "thé"
+
+
+@tricky.command
+class Gruessen(Command[Greeting, str]):
+    """Grüßt auf Deutsch."""
+
+    def execute(self) -> str:
+        return f"{self.inputs.salutation}, {self.inputs.drink}"
+
+
 @tricky.command
 class NotConnected(Command[None, int]):
     def execute(self) -> int:
@@ -136,7 +165,7 @@ def bearer(request: ConnectorRequest) -> str | None:
 
 
 def make_connector() -> Connector:
-    connected = Connector(acme.acme, PlaceOrder, Twice, CountLeaves, Escaped, sample.SignIn)
+    connected = Connector(acme.acme, PlaceOrder, Twice, Exact, CountLeaves, Escaped, Gruessen, sample.SignIn)
     connected.connect(WhoCalls, authenticator=bearer, requires_auth=True)
     return connected
 
@@ -222,11 +251,22 @@ def test_a_command_page_lists_inputs_result_and_possible_errors(client: httpx.Cl
     assert '<td><code>root</code></td><td class="type">Leaf</td><td>required</td>' in leaves
 
 
-def test_the_curl_line_runs_the_command(client: httpx.Client, url: str) -> None:
-    page = get_page(client, "/help/Acme::Math::Add")
+def curl_words(page: str) -> list[str]:
+    """The words of the page's curl line, as a shell reads them."""
     curl = re.search(r"<pre><code>(curl .*?)</code></pre>", page, re.DOTALL)
     assert curl is not None
-    words = shlex.split(unescape(curl.group(1)).replace("\\\n", " "))
+    return shlex.split(unescape(curl.group(1)).replace("\\\n", " "))
+
+
+def run_curl(words: list[str]) -> httpx.Response:
+    """What the curl line of a page does (`curl -X POST URL -H HEADER... -d BODY`)."""
+    headers = dict(word.split(": ", 1) for word in words[5:-2:2])
+    return httpx.post(words[3], content=words[-1].encode(), headers=headers)
+
+
+def test_the_curl_line_runs_the_command(client: httpx.Client, url: str) -> None:
+    page = get_page(client, "/help/Acme::Math::Add")
+    words = curl_words(page)
     assert words[:4] == ["curl", "-X", "POST", f"{url}/run/Acme::Math::Add"]
     assert words[4:] == ["-H", "Content-Type: application/json", "-d", '{"a": 0, "b": 0}']
     response = httpx.post(words[3], content=words[7], headers={"Content-Type": "application/json"})
@@ -234,7 +274,15 @@ def test_the_curl_line_runs_the_command(client: httpx.Client, url: str) -> None:
 
     order = unescape(get_page(client, "/help/PlaceOrder"))
     body = '{"customer": {"street": "string", "city": "Paris"}, "items": [0], "size": "M", "express": false, '
-    assert f'-d \'{body}"note": "string", "api_key": "<api_key>"}}\'' in order
+    assert f'-d \'{body}"note": "string"}}\'' in order
+
+
+def test_the_curl_line_leaves_optional_secrets_out(client: httpx.Client) -> None:
+    """Run as printed, it must not set a secret to its placeholder (a note locked with "<password>")."""
+    response = run_curl(curl_words(get_page(client, "/help/PlaceOrder")))
+    assert (response.status_code, response.json()) == (200, "string, Paris: 0 M False default key")
+    # A required one keeps its placeholder, for the reader to replace.
+    assert '"password": "<password>"' in curl_words(get_page(client, "/help/SignIn"))[-1]
 
 
 def test_sensitive_inputs_are_password_fields_and_never_shown(client: httpx.Client) -> None:
@@ -258,6 +306,17 @@ def test_everything_is_escaped(client: httpx.Client) -> None:
     response = client.get("/help/<b>bold")
     assert "<b>" not in response.text
     assert "&lt;b&gt;bold" in response.text
+
+
+def test_non_ascii_text_is_shown_as_it_is_written(client: httpx.Client) -> None:
+    page = get_page(client, "/help/Gruessen")
+    assert "<h1><code>HelpTests::Tricky::Gruessen</code></h1>" in page
+    assert "<td>default <code>&quot;Grüß dich&quot;</code></td>" in page
+    assert "<td>&quot;café&quot;, &quot;thé&quot;</td>" in page  # one of
+    assert "\\u00" not in page
+    words = curl_words(page)
+    assert words[-1] == '{"salutation": "Grüß dich", "drink": "thé"}'
+    assert run_curl(words).json() == "Grüß dich, thé"
 
 
 def test_the_pages_load_nothing_from_elsewhere(client: httpx.Client) -> None:
@@ -394,6 +453,26 @@ def test_the_form_takes_nested_models_arrays_choices_and_secrets(page: Page, url
     tree = '{"label": "a", "children": [{"label": "b"}, {"label": "c", "children": [{"label": "d"}]}]}'
     assert run_form(page, {"root": tree}) == ("200", "4", [])
     assert run_form(page, {"root": "[1, 2"})[2] == ["data.root.cannot_cast"]
+
+
+def test_the_form_keeps_every_digit_of_a_number(page: Page, url: str) -> None:
+    """A decimal or an integer past 2**53 is not rounded on its way in, nor in the result shown."""
+    page.goto(f"{url}/help/Exact")
+    values = {"amount": "12345678901234567890.123456789", "count": "12345678901234567890", "ratio": "0.1"}
+    status, result, _ = run_form(page, values)
+    assert status == "200"
+    assert json.loads(result) == {
+        "amount": "12345678901234567890.123456789",
+        "count": 12345678901234567890,
+        "ratio": 0.1,
+    }
+    assert '"count": 12345678901234567890' in result
+    assert run_form(page, {"amount": "1.5", "count": "2", "ratio": "1e3"}) == (
+        "200",
+        '{\n  "amount": "1.5",\n  "count": 2,\n  "ratio": 1000.0\n}',
+        [],
+    )
+    assert run_form(page, {"amount": "x"})[2] == ["data.amount.cannot_cast"]
 
 
 def test_the_form_sends_a_secret_and_shows_no_sensitive_result(page: Page, url: str) -> None:

@@ -16,6 +16,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 import foobara_py
+from foobara_py.connectors import Connector, header
+from foobara_py.connectors.cli import example_call, serve_banner
+from tests import acme
 from tests.servers import free_port
 
 ROOT = Path(__file__).parents[2]
@@ -90,3 +93,21 @@ def test_serve_cors_lets_the_given_origins_in(served: str) -> None:
 def test_serve_has_no_cors_unless_asked(served: str) -> None:
     response = httpx.post(f"{served}/run/Acme::Math::Add", json={"a": 1}, headers={"origin": "https://app.example"})
     assert response.json() == 1 and "access-control-allow-origin" not in response.headers
+
+
+def test_the_banner_suggests_a_call_the_connection_takes() -> None:
+    """Its curl line sends only what the connection lets a caller send, and it works."""
+    hidden = Connector()
+    hidden.connect(acme.Add, inputs={"set": {"a": header("X-A")}})  # a call needs the header
+    hidden.connect(acme.Divide, inputs={"reject": ["dividend"]})  # no call can give it
+    assert example_call(hidden) is None
+    partial = Connector()
+    partial.connect(acme.Add, inputs={"set": {"b": lambda request: 2}})
+    name, inputs = example_call(partial) or ("", {})
+    assert partial.run(name, inputs).unwrap() == 3
+
+
+def test_the_banner_counts_its_commands_in_english() -> None:
+    assert serve_banner(Connector(acme.Add), "http://127.0.0.1:9").splitlines()[0] == (
+        "Serving 1 command at http://127.0.0.1:9 (Ctrl+C to stop)"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shlex
 import shutil
 import signal
@@ -82,6 +83,20 @@ def test_bad_input_gets_foobara_errors(demo: ModuleType) -> None:
     assert keys(run(demo, "CreateNote", {"title": "x" * 101})) == ["data.title.max_length_exceeded"]
     assert keys(run(demo, "CreateNote", {})) == ["data.title.missing_required_attribute"]
     assert keys(run(demo, "FindNote", {"note": "one"})) == ["data.note.cannot_cast"]
+
+
+def test_find_and_delete_take_a_stored_note_not_the_attributes_of_a_new_one(demo: ModuleType) -> None:
+    """An entity input takes attributes too (a new record): FindNote would echo them, skipping the
+    lock or failing on a lock of the caller's, and DeleteNote would be an unexpected error (500)."""
+    locked = run(demo, "CreateNote", {"title": "diary", "body": "dear diary", "password": "sesame-456"})
+    for inputs in ({"note": {"id": locked["id"], "title": "diary"}}, {"note": {"title": "x", "lock": "zz"}}):
+        found = demo.connector.run("FindNote", {**inputs, "password": "sesame-456"})
+        assert found.error_keys == ["data.note.not_found"]
+        deleted = demo.connector.run(
+            "DeleteNote", inputs, ConnectorRequest(headers={"authorization": ANN["Authorization"]})
+        )
+        assert deleted.error_keys == ["data.note.not_found"]
+    assert run(demo, "FindNote", {"note": locked["id"], "password": "sesame-456"}) == locked
 
 
 def test_a_locked_note_needs_its_password_which_is_never_shown(demo: ModuleType) -> None:
@@ -265,6 +280,43 @@ async def test_foobara_serve_says_where_everything_is_and_serves_it(database: Pa
     assert code == 0, stderr
     assert "Traceback" not in stderr
     assert "sesame-123" not in stderr
+
+
+def readme_calls(port: int) -> list[tuple[str, int]]:
+    """The README's "Calls to try" (a shell script, its lines joined), each curl line with the
+    status its comment says, for a server on `port`."""
+    readme = (ROOT / "examples/demo/README.md").read_text()
+    block = next(block for block in readme.split("```sh\n")[1:] if "\nURL=" in f"\n{block}").split("```", 1)[0]
+    lines = block.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("\\\n", " ").splitlines()
+    setup = "\n".join(line for line in lines if re.match(r"^[A-Z]+=", line))
+    calls = []
+    for line in lines:
+        call = re.match(r"^(curl .*?)\s+#\s*(\d{3})\b", line)
+        if call:
+            calls.append((f"{setup}\n{call[1]}", int(call[2])))
+    return calls
+
+
+def test_the_readme_calls_answer_as_their_comments_say(database: Path) -> None:
+    """Run in order on a new database, as the README says to serve them, each call gets its status."""
+    port = free_port()
+    served = Served(["--port", str(port)], database)
+    try:
+        served.banner()
+        calls = readme_calls(port)
+        assert len(calls) == 12
+        for script, status in calls:
+            done = subprocess.run(
+                ["bash", "-c", f"{script} --silent --output /dev/null --write-out '%{{http_code}}'"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            assert done.stdout == str(status), script
+    finally:
+        code, stderr = served.stop()
+    assert code == 0, stderr
 
 
 def test_foobara_serve_prints_the_port_it_got_and_its_prefix(database: Path) -> None:

@@ -632,8 +632,9 @@ def _uvicorn_server(config: Any, on_started: Callable[[int], None]) -> Any:
 
 def serve_banner(connector: Connector, base: str, *, mcp: bool = True) -> str:
     """What `foobara serve` prints once it listens at `base`: where to look, and a call to try."""
+    count = len(connector.connections)
     lines = [
-        f"Serving {len(connector.connections)} commands at {base} (Ctrl+C to stop)",
+        f"Serving {count} command{'' if count == 1 else 's'} at {base} (Ctrl+C to stop)",
         f"  help       {base}/help",
         f"  OpenAPI    {base}/openapi.json",
         f"  manifest   {base}/manifest",
@@ -656,14 +657,16 @@ def example_call(connector: Connector) -> tuple[str, dict[str, Any]] | None:
     """A connected command anyone can call, and inputs for it: the first that needs no user and no
     secret, its required inputs set to their field's first example or a value of their type."""
     for connection in connector.connections:
-        inputs = None if connection.requires_auth else _example_inputs(connection.command)
+        hidden = connection.inputs.hidden if connection.inputs is not None else frozenset()
+        inputs = None if connection.requires_auth else _example_inputs(connection.command, hidden)
         if inputs is not None:
             return connection.full_name, inputs
     return None
 
 
-def _example_inputs(command: CommandClass) -> dict[str, Any] | None:
-    """None when a required input is a secret or has no example to give."""
+def _example_inputs(command: CommandClass, hidden: frozenset[str]) -> dict[str, Any] | None:
+    """None when a required input is a secret, has no example to give, or is one a caller may
+    not send (`hidden` by the connection's inputs transformers: left out, or set from the request)."""
     spec = command.spec
     fields = spec.inputs_node.fields if spec.inputs_node is not None and spec.inputs_node.fields else {}
     model_fields = spec.inputs_type.model_fields if spec.inputs_type is not None else {}
@@ -673,7 +676,7 @@ def _example_inputs(command: CommandClass) -> dict[str, Any] | None:
             continue
         node = field_spec.node
         examples = getattr(model_fields.get(name), "examples", None)
-        if node.sensitive:
+        if node.sensitive or name in hidden:
             return None
         if examples:
             value = examples[0]

@@ -55,13 +55,50 @@ function valueOf(field) {
     case "integer": case "number": {
       if (!NUMBER.test(raw)) return raw;  // the command says why it is not a number
       const number = Number(raw);
-      return field.dataset.kind === "integer" && !Number.isSafeInteger(number) ? raw.trim() : number;
+      if (field.dataset.kind === "integer" && !Number.isSafeInteger(number)) return raw.trim();
+      // More digits than a double holds (a Decimal): sent as written, which the command casts.
+      const digits = raw.trim().replace(/[eE].*$/, "").replace(/[-.]/g, "").replace(/^0+/, "").replace(/0+$/, "");
+      return digits.length > 15 ? raw.trim() : number;
     }
     case "boolean": return raw === "true";
     case "enum": return JSON.parse(raw);
     case "json": try { return JSON.parse(raw); } catch (error) { return raw; }
     default: return raw;
   }
+}
+
+function pretty(text) {
+  // JSON text indented as JSON.stringify(value, null, 2) would, but from the text itself:
+  // JSON.parse would round an integer past 2**53 and a long decimal.
+  const empty = /\\s*[\\]}]/y;
+  let out = "", depth = 0, string = false, escaped = false;
+  const newline = () => "\\n" + "  ".repeat(depth);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (string) {
+      out += c;
+      if (escaped) escaped = false; else if (c === "\\\\") escaped = true; else if (c === '"') string = false;
+    } else if (c === '"') {
+      string = true;
+      out += c;
+    } else if (c === "{" || c === "[") {
+      empty.lastIndex = i + 1;
+      const close = empty.exec(text);
+      if (close) { out += c + close[0].trim(); i = empty.lastIndex - 1; continue; }
+      depth++;
+      out += c + newline();
+    } else if (c === "}" || c === "]") {
+      depth--;
+      out += newline() + c;
+    } else if (c === ",") {
+      out += "," + newline();
+    } else if (c === ":") {
+      out += ": ";
+    } else if (!/\\s/.test(c)) {
+      out += c;
+    }
+  }
+  return out;
 }
 
 function bodyOf(form) {
@@ -109,7 +146,7 @@ async function run(event) {
   let data = null;
   try {
     data = JSON.parse(text);
-    text = JSON.stringify(data, null, 2);
+    text = pretty(text);
   } catch (error) { /* not JSON: shown as it came */ }
   status.textContent = (response.status + " " + response.statusText).trim();
   outcome.dataset.status = String(response.status);
@@ -260,7 +297,7 @@ def _command_page(connector: Connector, connection: Connection, base: str, origi
         [
             f"curl -X POST {shlex.quote(origin + run_path)}",
             "-H 'Content-Type: application/json'",
-            f"-d {shlex.quote(json.dumps(body))}",
+            f"-d {shlex.quote(_json(body))}",
         ]
     )
     parts.append(f"<h2>Run it</h2><p>With curl:</p><pre><code>{escape(curl)}</code></pre><p>Or here:</p>")
@@ -291,11 +328,11 @@ def _input_rows(
         if name in required:
             need = "required"
         elif "default" in prop:
-            need = f"default <code>{escape(json.dumps(prop['default']))}</code>"
+            need = f"default <code>{escape(_json(prop['default']))}</code>"
         else:
             need = "optional"
         inner, _ = _unwrap_null(prop)
-        one_of = ", ".join(json.dumps(v) for v in prop.get("enum", ()) if v is not None)
+        one_of = ", ".join(_json(v) for v in prop.get("enum", ()) if v is not None)
         kind = _type_label(prop, schemas) + (", sensitive" if prop.get("writeOnly") else "")
         yield (
             f'<tr><td><code>{escape(".".join(here))}</code></td><td class="type">{escape(kind)}</td>'
@@ -307,7 +344,7 @@ def _input_rows(
 
 
 def _details(summary: str, schema: dict[str, Any]) -> str:
-    return f"<details><summary>{escape(summary)}</summary><pre>{escape(json.dumps(schema, indent=2))}</pre></details>"
+    return f"<details><summary>{escape(summary)}</summary><pre>{escape(_json(schema, indent=2))}</pre></details>"
 
 
 # --- the form ------------------------------------------------------------------------------------
@@ -362,14 +399,14 @@ def _field(
             f"{description}{children}</fieldset>"
         )
     field_id = f"field-{next(counter)}"
-    data = f'id="{field_id}" name="{_attr(".".join(path))}" data-path="{_attr(json.dumps(list(path)))}"'
+    data = f'id="{field_id}" name="{_attr(".".join(path))}" data-path="{_attr(_json(list(path)))}"'
     default = schema.get("default")
-    placeholder = "" if default is None else default if isinstance(default, str) else json.dumps(default)
+    placeholder = "" if default is None else default if isinstance(default, str) else _json(default)
     kind = _kind(inner)
     empty = f'<option value="">{escape("(not given)" if default is None else f"(default {placeholder})")}</option>'
     if kind == "enum":
         options = [empty] + [
-            f'<option value="{_attr(json.dumps(value))}">{escape(str(value))}</option>'
+            f'<option value="{_attr(_json(value))}">{escape(str(value))}</option>'
             for value in inner["enum"]
             if value is not None
         ]
@@ -380,7 +417,7 @@ def _field(
         control = f'<select {data} data-kind="boolean">{"".join(options)}</select>'
     elif kind == "json":
         example = _example(schema, schemas, name, ())
-        placeholder = "" if example is _SKIP else json.dumps(example)
+        placeholder = "" if example is _SKIP else _json(example)
         control = f'<textarea {data} data-kind="json" rows="3" placeholder="{_attr(placeholder)}"></textarea>'
         need += ", as JSON"
     else:
@@ -472,7 +509,8 @@ _STRING_EXAMPLES = {"email": "user@example.com", "date": "2024-01-31", "date-tim
 
 
 def _example(schema: dict[str, Any], schemas: dict[str, Any], name: str, refs: tuple[str, ...]) -> Any:
-    """An example value of a schema, as FastAPI writes one; a sensitive one is a placeholder."""
+    """An example value of a schema, as FastAPI writes one; a sensitive one is a placeholder, and
+    left out when it is optional."""
     if schema.get("writeOnly"):
         return f"<{name or 'secret'}>"
     if schema.get("default") is not None:
@@ -493,7 +531,14 @@ def _example(schema: dict[str, Any], schemas: dict[str, Any], name: str, refs: t
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
-        values = {key: _example(prop, schemas, key, refs) for key, prop in schema.get("properties", {}).items()}
+        # An optional secret is left out: a placeholder sent as it is would set it ("<password>").
+        required = set(schema.get("required", ()))
+        properties = schema.get("properties", {}).items()
+        values = {
+            key: _example(prop, schemas, key, refs)
+            for key, prop in properties
+            if key in required or not _unwrap_null(prop)[0].get("writeOnly")
+        }
         return {key: value for key, value in values.items() if value is not _SKIP}
     if kind == "array":
         if "prefixItems" in schema:
@@ -511,6 +556,11 @@ def _example(schema: dict[str, Any], schemas: dict[str, Any], name: str, refs: t
 
 
 # --- the page ------------------------------------------------------------------------------------
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON as a reader reads it: `"crème"`, not `"cr\\u00e8me"` (the page is UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
 def _attr(text: str) -> str:
