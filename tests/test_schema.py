@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr
 
 from foobara_py import Command, Model
 from foobara_py.jsonable import to_json
@@ -222,6 +223,20 @@ def test_email_format_is_checked() -> None:
     born = schema_of(Atoms)["properties"]["born"]
     assert valid(born, "2024-02-29")
     assert not valid(born, "2024-02-30")
+
+
+class _Identified(BaseModel):
+    ident: uuid.UUID
+    home: AnyUrl
+
+
+def test_uuids_and_urls_say_their_format() -> None:
+    """A client (or /help's example) that reads a bare string sends one that does not cast."""
+    props = schema_of(_Identified)["properties"]
+    assert props["ident"] == {"type": "string", "format": "uuid"}
+    assert props["home"] == {"type": "string", "format": "uri"}
+    assert valid(props["ident"], "4b3c3a1e-7d2b-4a7e-9a55-0f6f0d7c7e01")
+    assert not valid(props["ident"], "string")
 
 
 class _EmailOnly(BaseModel):

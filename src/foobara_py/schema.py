@@ -155,6 +155,8 @@ def _structure(node: TypeNode, walk: _Walk) -> dict[str, Any]:
         return {"anyOf": [_schema(m, walk) for m in node.members]}
     base = (walk.result and _RESULT_BASE.get(node.type)) or _BASE.get(node.type, {})
     schema = dict(base)  # duck: anything
+    if node.json_format is not None:
+        schema["format"] = node.json_format
     if node.type == "array" and node.element is not None:
         schema["items"] = _schema(node.element, walk)
     elif node.type == "tuple" and node.elements is not None:

@@ -322,6 +322,7 @@ class TypeNode:
     key: TypeNode | None = None  # associative_array keys
     members: tuple[TypeNode, ...] | None = None  # a union of several types
     model: builtins.type[BaseModel] | None = None
+    json_format: str | None = None  # a string's stricter shape for JSON Schema (uuid, uri); Ruby has none
     _declarations: dict[bool, Any] = field(default_factory=dict, repr=False)
     _by_alias: dict[str, str] | None = field(default=None, repr=False)
     _holds_secret: bool | None = field(default=None, repr=False)  # see jsonable.holds_secret
@@ -540,9 +541,11 @@ def _bare_node(annotation: Any, origin: Any, seen: _Building) -> TypeNode:
     if annotation in _ATOMIC:
         node = TypeNode(type=_ATOMIC[annotation])
         node.sensitive = annotation in (SecretStr, SecretBytes)
+        if annotation is uuid.UUID:
+            node.json_format = "uuid"
         return node
     if isinstance(annotation, type) and issubclass(annotation, AnyUrl):
-        return TypeNode(type="string")
+        return TypeNode(type="string", json_format="uri")
     if origin is tuple or annotation is tuple:
         args = typing.get_args(annotation)
         if not args:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import shlex
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from html import unescape
@@ -16,7 +17,7 @@ from typing import Annotated, Literal
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from pydantic import BaseModel, Field
+from pydantic import AnyUrl, BaseModel, Field
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -154,6 +155,17 @@ class Gruessen(Command[Greeting, str]):
         return f"{self.inputs.salutation}, {self.inputs.drink}"
 
 
+class Lookup(BaseModel):
+    ident: uuid.UUID
+    home: AnyUrl
+
+
+@tricky.command
+class Identify(Command[Lookup, str]):
+    def execute(self) -> str:
+        return f"{self.inputs.ident} at {self.inputs.home}"
+
+
 @tricky.command
 class NotConnected(Command[None, int]):
     def execute(self) -> int:
@@ -165,7 +177,7 @@ def bearer(request: ConnectorRequest) -> str | None:
 
 
 def make_connector() -> Connector:
-    connected = Connector(acme.acme, PlaceOrder, Twice, Exact, CountLeaves, Escaped, Gruessen, sample.SignIn)
+    connected = Connector(acme.acme, PlaceOrder, Twice, Exact, CountLeaves, Escaped, Gruessen, Identify, sample.SignIn)
     connected.connect(WhoCalls, authenticator=bearer, requires_auth=True)
     return connected
 
@@ -275,6 +287,11 @@ def test_the_curl_line_runs_the_command(client: httpx.Client, url: str) -> None:
     order = unescape(get_page(client, "/help/PlaceOrder"))
     body = '{"customer": {"street": "string", "city": "Paris"}, "items": [0], "size": "M", "express": false, '
     assert f'-d \'{body}"note": "string"}}\'' in order
+
+
+def test_the_curl_line_gives_uuids_and_urls_that_cast(client: httpx.Client) -> None:
+    response = run_curl(curl_words(get_page(client, "/help/Identify")))
+    assert response.status_code == 200, response.text
 
 
 def test_the_curl_line_leaves_optional_secrets_out(client: httpx.Client) -> None:

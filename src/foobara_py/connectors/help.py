@@ -505,7 +505,13 @@ def _type_label(schema: dict[str, Any], schemas: dict[str, Any]) -> str:
     return f"{kind} ({fmt})" if fmt else str(kind)
 
 
-_STRING_EXAMPLES = {"email": "user@example.com", "date": "2024-01-31", "date-time": "2024-01-31T12:00:00Z"}
+_STRING_EXAMPLES = {
+    "email": "user@example.com",
+    "date": "2024-01-31",
+    "date-time": "2024-01-31T12:00:00Z",
+    "uuid": "123e4567-e89b-12d3-a456-426614174000",
+    "uri": "https://example.com/",
+}
 
 
 def _example(schema: dict[str, Any], schemas: dict[str, Any], name: str, refs: tuple[str, ...]) -> Any:
