@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
+from foobara_py.connectors import Connector, header
+from foobara_py.connectors.cli import example_call
 from tests.conftest import load_fixture
+from tests.connectors import transformed
 
 ROOT = Path(__file__).parents[2]
 Completed = subprocess.CompletedProcess[str]
@@ -473,3 +476,14 @@ def test_flags_and_help_are_what_the_connection_lets_a_caller_send(tmp_path: Pat
     assert "--author" not in preview and "Result: Post (text, tags)" in preview
     measure = foobara("help", TRANSFORMED, "Measure").stdout
     assert "--draft" in measure and "Result: any JSON value (the connection transforms the result)" in measure
+
+
+def test_the_serve_banners_call_sends_only_what_the_connection_takes() -> None:
+    connector = Connector()
+    connector.connect(transformed.Preview, inputs={"reject": ["text"]})  # a function could still set it
+    assert example_call(connector) == ("DoorTests::Desk::Preview", {})
+    # A required input set from the request: a curl line does not carry the header, so it is passed by.
+    by_header = Connector()
+    by_header.connect(transformed.Publish, inputs={"set": {"text": header("X-Text")}})
+    by_header.connect(transformed.Measure)
+    assert example_call(by_header) == ("DoorTests::Desk::Measure", {"text": "hello"})

@@ -687,22 +687,29 @@ _PLACEHOLDERS: dict[str, Any] = {"string": "hello", "integer": 1, "float": 1.5, 
 
 def example_call(connector: Connector) -> tuple[str, dict[str, Any]] | None:
     """A connected command anyone can call, and inputs for it: the first that needs no user and no
-    secret, its required inputs set to their field's first example or a value of their type."""
+    secret, its required inputs (those its connection lets a caller send) set to their field's
+    first example or a value of their type."""
     for connection in connector.connections:
-        inputs = None if connection.requires_auth else _example_inputs(connection.command)
+        inputs = None if connection.requires_auth else _example_inputs(connection)
         if inputs is not None:
             return connection.full_name, inputs
     return None
 
 
-def _example_inputs(command: CommandClass) -> dict[str, Any] | None:
-    """None when a required input is a secret or has no example to give."""
-    spec = command.spec
+def _example_inputs(connection: Connection) -> dict[str, Any] | None:
+    """None when a required input is a secret, has no example to give, or is set by the
+    connection from the request (which a curl line does not carry)."""
+    plan = connection.inputs
+    hidden = plan.hidden if plan is not None else frozenset()
+    set_from_request = {name for name, _ in plan.setters} if plan is not None else set()
+    spec = connection.command.spec
     fields = spec.inputs_node.fields if spec.inputs_node is not None and spec.inputs_node.fields else {}
     model_fields = spec.inputs_type.model_fields if spec.inputs_type is not None else {}
     inputs: dict[str, Any] = {}
     for name, field_spec in fields.items():
-        if not field_spec.required:
+        if field_spec.required and name in set_from_request:
+            return None
+        if not field_spec.required or name in hidden:
             continue
         node = field_spec.node
         examples = getattr(model_fields.get(name), "examples", None)
