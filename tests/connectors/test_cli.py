@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
+from foobara_py.connectors import Connector, header
+from foobara_py.connectors.cli import example_call
 from tests.conftest import load_fixture
+from tests.connectors import transformed
 
 ROOT = Path(__file__).parents[2]
 Completed = subprocess.CompletedProcess[str]
@@ -397,3 +400,91 @@ def test_without_the_extras_stdin_takes_json_help_is_plain(without_extras: dict[
     assert completed.stderr.endswith("and reading YAML needs pyyaml: pip install 'foobara-py[cli]'\n")
     output = in_a_terminal("help", "tests.acme", "Add", env=without_extras)
     assert "-a, --a A" in output and "\x1b[" not in output
+
+
+# --- records and a connection's inputs ------------------------------------------------------
+
+TRANSFORMED = "tests.connectors.transformed"  # connections with transformers, and the library's records
+
+
+def with_database(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a run keeping records in a SQLite file of the test's own."""
+    return {**os.environ, "FOOBARA_DATABASE_URL": f"sqlite:///{tmp_path / 'records.db'}", **extra}
+
+
+def test_a_record_input_is_one_flag_taking_its_key(tmp_path: Path) -> None:
+    env = with_database(tmp_path)
+    demo = "examples/demo/app.py"
+    created = json.loads(foobara("run", "-f", "json", demo, "CreateNote", "--title", "hello", env=env).stdout)
+    found = foobara("run", "-f", "json", demo, "FindNote", "--note", str(created["id"]), env=env)
+    assert (json.loads(found.stdout), found.returncode) == (created, 0)
+    assert outputs(foobara("run", demo, "FindNote", "-n", "999", env=env)) == (
+        "", "Could not find Demo::Notes::Note for 999\n", 2,
+    )  # fmt: skip
+    completed = foobara("run", demo, "FindNote", "--note", "one", env=env)
+    assert completed.returncode == 1 and completed.stderr.startswith('At note: Cannot cast "one"')
+    # The record's attributes are not flags of their own.
+    assert outputs(foobara("run", demo, "FindNote", "--title", "hello", env=env)) == (
+        "", "Unexpected argument: --title\n", 6,
+    )  # fmt: skip
+    lines = [line.split() for line in foobara("help", demo, "FindNote").stdout.splitlines()]
+    assert ["-n,", "--note", "NOTE", "Demo::Notes::Note", "(id:", "integer),", "required"] in lines
+
+
+def test_a_list_of_records_takes_their_keys_and_an_optional_record_its_key(tmp_path: Path) -> None:
+    env = with_database(tmp_path)
+    library = "tests/persistence/library.py"
+    assert foobara("run", library, "CreateAuthor", "--name", "Le Guin", env=env).returncode == 0
+    completed = foobara("run", "-f", "json", library, "CreateBook", "--title", "Tehanu", "--author", "1", env=env)
+    assert json.loads(completed.stdout) == {"id": 1, "title": "Tehanu", "copies": 0, "author": 1}
+    foobara("run", library, "CreateBook", "--title", "Always Coming Home", "--copies", "3", env=env)
+    assert outputs(foobara("run", library, "CountCopies", "--books", "1", "2", "--books", "2", env=env)) == (
+        "6\n", "", 0,
+    )  # fmt: skip
+    completed = foobara("run", library, "CountCopies", "--books", "1", "7", env=env)
+    assert completed.returncode == 2 and "Test::Shelf::Book" in completed.stderr
+    help_lines = foobara("help", library, "CountCopies").stdout.splitlines()
+    assert any(
+        line.split()[:3] == ["-b,", "--books", "BOOKS"]
+        and "array of Test::Shelf::Book (id: integer), the values that follow, required" in line
+        for line in help_lines
+    )
+    help_lines = foobara("help", library, "CreateBook").stdout.splitlines()
+    assert any("--author AUTHOR  Test::Shelf::Author (id: integer), default null" in line for line in help_lines)
+    # Through a connection with the aggregate serializer, the records it reaches are written whole.
+    completed = foobara("run", "-f", "json", TRANSFORMED, "FindBook", "--book", "1", env=env)
+    assert json.loads(completed.stdout)["author"] == {"id": 1, "name": "Le Guin"}
+
+
+def test_flags_and_help_are_what_the_connection_lets_a_caller_send(tmp_path: Path) -> None:
+    env = with_database(tmp_path, FOOBARA_HEADER_X_AUTHOR="ann")
+    completed = foobara("run", "-f", "json", TRANSFORMED, "Publish", "--text", "hi", "--tags", "a", "b", env=env)
+    assert json.loads(completed.stdout) == {"text": "hi", "author": "ann", "door": "cli", "tags": ["a", "b"]}
+    for flag in ["--draft", "--author", "--door"]:  # rejected; set from a header; set by a function
+        completed = foobara("run", TRANSFORMED, "Publish", "--text", "hi", flag, "x", env=env)
+        assert outputs(completed) == ("", f"Unexpected argument: {flag}\n", 6)
+    completed = foobara("run", "--stdin", TRANSFORMED, "Publish", stdin='{"text": "hi", "author": "eve"}', env=env)
+    assert outputs(completed) == ("", "Unexpected attributes [:author]. Expected only [:text, :tags]\n", 1)
+    completed = foobara("run", TRANSFORMED, "Preview", "--text", "hi", "--door", "x", env=env)
+    assert outputs(completed) == ("", "Unexpected argument: --door\n", 6)
+    publish = foobara("help", TRANSFORMED, "Publish").stdout
+    inputs = publish.split("Inputs:\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split()[:3] for line in inputs] == [["-t,", "--text", "TEXT"], ["--tags", "TAGS", "array"]]
+    assert "Result: Post (text, author, door, tags)" in publish
+    assert "data.draft.cannot_cast" not in publish and "data.text.cannot_cast" in publish
+    preview = foobara("help", TRANSFORMED, "Preview").stdout
+    assert "--author" not in preview and "Result: Post (text, tags)" in preview
+    measure = foobara("help", TRANSFORMED, "Measure").stdout
+    assert "--draft" in measure and "Result: any JSON value (the connection transforms the result)" in measure
+
+
+def test_the_serve_banners_call_sends_only_what_the_connection_takes() -> None:
+    connector = Connector()
+    connector.connect(transformed.Preview, inputs={"reject": ["text"]})  # required, and no one sends it
+    assert connector.run("Preview", {}).error_keys == ["data.text.missing_required_attribute"]
+    assert example_call(connector) is None  # a curl line that could only fail is not offered
+    # A required input set from the request: a curl line does not carry the header, so it is passed by.
+    by_header = Connector()
+    by_header.connect(transformed.Publish, inputs={"set": {"text": header("X-Text")}})
+    by_header.connect(transformed.Measure)
+    assert example_call(by_header) == ("DoorTests::Desk::Measure", {"text": "hello"})

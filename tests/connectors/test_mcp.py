@@ -20,14 +20,16 @@ from mcp.shared.tool_name_validation import TOOL_NAME_REGEX
 from mcp_types import METHOD_NOT_FOUND, CallToolResult
 
 import foobara_py
-from foobara_py import registry
+from foobara_py import persistence, registry
 from foobara_py.connectors import Connector
 from foobara_py.connectors.mcp import SERVER_NAME, command_name, mcp_app, tool_name
+from foobara_py.persistence.memory import MemoryStore
 from foobara_py.schema import inputs_json_schema
 from tests import acme
 from tests.conftest import load_fixture
-from tests.connectors import sample
+from tests.connectors import sample, transformed
 from tests.connectors.serving import serve
+from tests.persistence import library
 from tests.test_ruby_outcomes import EMAIL_REGEXES
 
 RUBY = load_fixture("ruby_acme", "mcp.json")
@@ -320,3 +322,93 @@ def test_bad_requests_get_json_rpc_errors(stdio_process: subprocess.Popen[str]) 
         stdio_process.stdin.write(CASES[case]["request"] + "\n")
     answer = exchange(stdio_process, lines[3])
     assert answer["id"] == 2 and answer["result"]["content"] == [{"type": "text", "text": "3"}]
+
+
+# --- connections with transformers and the aggregate serializer ---------------------------------
+
+TRANSFORMED_SCRIPT = """
+from foobara_py import persistence
+from foobara_py.connectors.mcp import serve_stdio
+from tests.connectors import transformed
+from tests.persistence import library
+
+persistence.configure("memory://", entities=[library.Author, library.Book])
+serve_stdio(transformed.connector)
+"""
+
+
+@pytest.fixture(scope="module")
+def transformed_url() -> Iterator[str]:
+    store = persistence.configure(MemoryStore("memory://"), entities=[library.Author, library.Book])
+    try:
+        with serve(mcp_app(transformed.connector)) as url:
+            yield f"{url}/mcp"
+    finally:
+        persistence.reset()
+        store.close()
+
+
+@asynccontextmanager
+async def transformed_session(transport: str, url: str) -> AsyncIterator[Client]:
+    server = StdioServerParameters(command=sys.executable, args=["-c", TRANSFORMED_SCRIPT], env=CHILD_ENV, cwd=ROOT)
+    async with Client(server if transport == "stdio" else url) as client:
+        yield client
+
+
+async def test_a_tool_takes_and_describes_what_its_connection_does(transport: str, transformed_url: str) -> None:
+    async with transformed_session(transport, transformed_url) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    connection = transformed.connector.lookup("Publish")
+    publish = tools["DoorTests.Desk.Publish"]
+    # Rejected and set inputs are not there; nor are a rejected or sensitive result attribute.
+    assert publish.input_schema == connection.inputs_json_schema(remove_sensitive=False)
+    assert list(publish.input_schema["properties"]) == ["text", "tags"]
+    assert publish.input_schema["additionalProperties"] is False
+    assert publish.output_schema == connection.result_json_schema()
+    assert list((publish.output_schema or {})["properties"]) == ["text", "author", "door", "tags"]
+    preview = tools["DoorTests.Desk.Preview"]
+    assert list(preview.input_schema["properties"]) == ["text", "tags"]
+    assert list((preview.output_schema or {})["properties"]) == ["text", "tags"]
+    # A function of the result makes it any JSON value: wrapped, as a result that is not an object.
+    assert tools["DoorTests.Desk.Measure"].output_schema == {
+        "type": "object",
+        "properties": {"result": {}},
+        "required": ["result"],
+    }
+
+
+async def test_a_call_answers_what_its_connection_serializes(transport: str, transformed_url: str) -> None:
+    # The SDK's client checks each structured result against the tool's output schema.
+    async with transformed_session(transport, transformed_url) as client:
+        published = await client.call_tool("DoorTests.Desk.Publish", {"text": "hi", "tags": ["a"]})
+        expected = {"text": "hi", "author": "anonymous", "door": "mcp", "tags": ["a"]}
+        assert text_json(published) == expected == published.structured_content
+        previewed = await client.call_tool("DoorTests.Desk.Preview", {"text": "hi"})
+        assert text_json(previewed) == {"text": "hi", "tags": []} == previewed.structured_content
+        measured = await client.call_tool("DoorTests.Desk.Measure", {"text": "hello", "draft": True})
+        assert text_json(measured) == 5 and measured.structured_content == {"result": 5}
+        # The aggregate serializer writes the records the result reaches whole.
+        author = text_json(await client.call_tool("Test.Shelf.CreateAuthor", {"name": "Le Guin"}))
+        book = text_json(await client.call_tool("Test.Shelf.CreateBook", {"title": "Tehanu", "author": author["id"]}))
+        assert book["author"] == author["id"]
+        found = await client.call_tool("Test.Shelf.FindBook", {"book": book["id"]})
+        assert not found.is_error
+        assert text_json(found) == {**book, "author": author}
+        assert found.structured_content == {"result": text_json(found)}
+        counted = await client.call_tool("Test.Shelf.CountCopies", {"books": [book["id"], book["id"]]})
+        assert text_json(counted) == 0
+
+
+async def test_an_input_the_connection_takes_away_is_refused(transport: str, transformed_url: str) -> None:
+    async with transformed_session(transport, transformed_url) as client:
+        for tool, name, value in [
+            ("DoorTests.Desk.Publish", "author", "eve"),  # set from a header
+            ("DoorTests.Desk.Publish", "door", "http"),  # set by a function
+            ("DoorTests.Desk.Publish", "draft", True),  # rejected
+            ("DoorTests.Desk.Preview", "author", "eve"),  # not in `only`
+        ]:
+            result = await client.call_tool(tool, {"text": "hi", name: value})
+            assert result.is_error and result.structured_content is None
+            [error] = text_json(result)
+            assert error["key"] == "data.unexpected_attributes"
+            assert error["context"] == {"unexpected_attributes": [name], "allowed_attributes": ["text", "tags"]}

@@ -4,9 +4,11 @@
     foobara list MODULE [--verbose]
     foobara help MODULE [NAME]
 
-Inputs are flags built once per command from its inputs type: `--kebab-name VALUE` per attribute,
-nested attributes flattened to their own name (prefixed with their parents' only where two would
-clash: `--label-name`), an array taking the values that follow (and more from a repeated flag),
+Inputs are flags built once per connection from what it lets a caller send (its command's inputs
+less what its inputs transformers take away: an input left out by `only`, rejected or set has no
+flag): `--kebab-name VALUE` per attribute, nested attributes flattened to their own name (prefixed
+with their parents' only where two would clash: `--label-name`), a record (an entity) one flag
+taking its primary key, an array taking the values that follow (and more from a repeated flag),
 a boolean `--flag` and `--skip-flag` (only `--skip-flag` when it defaults to true, only `--flag`
 when it defaults to false), and `-x` for the first letter while it is free. Values are passed as
 the strings typed: the command's own validation casts them, so bad input gets Foobara's errors.
@@ -33,8 +35,9 @@ from pydantic_core import PydanticUndefined
 
 from ..loading import ModuleLoadError, commands_of, load_module
 from ..outcome import Outcome
+from ..possible_errors import is_entity
 from ..types import FieldSpec, TypeNode
-from .core import CommandClass, CommandNotConnectedError, Connector, ConnectorRequest, serialize
+from .core import CommandClass, CommandNotConnectedError, Connection, Connector, ConnectorRequest, serialize
 
 __all__ = [
     "EXIT_ERROR",
@@ -109,31 +112,38 @@ class CommandOptions:
     by_flag: Mapping[str, tuple[Option, bool | None]] = field(default_factory=dict)  # boolean: what it sets
 
 
-_OPTIONS: dict[CommandClass, CommandOptions] = {}
+_OPTIONS: dict[tuple[CommandClass, frozenset[str]], CommandOptions] = {}
 
 
-def options_of(command: CommandClass) -> CommandOptions:
-    """The flags of a command's inputs, built once per command."""
-    found = _OPTIONS.get(command)
+def options_of(target: Connection | CommandClass) -> CommandOptions:
+    """The flags of what a connection lets a caller send (a command: all its inputs), built once
+    per command and set of inputs left out."""
+    if isinstance(target, Connection):
+        command, hidden = target.command, target.inputs.hidden if target.inputs is not None else frozenset()
+    else:
+        command, hidden = target, frozenset()
+    found = _OPTIONS.get((command, hidden))
     if found is None:
-        found = _OPTIONS[command] = _build_options(command.spec.inputs_node)
+        found = _OPTIONS[command, hidden] = _build_options(command.spec.inputs_node, hidden)
     return found
 
 
 def _leaves(
-    node: TypeNode | None, path: tuple[str, ...] = (), required: bool = True
+    node: TypeNode | None, path: tuple[str, ...] = (), required: bool = True, hidden: frozenset[str] = frozenset()
 ) -> Iterator[tuple[tuple[str, ...], FieldSpec, bool]]:
     for name, spec in (node.fields if node is not None and node.fields else {}).items():
+        if name in hidden:
+            continue
         here = (*path, spec.alias or name)
         child = spec.node
-        if child.type == "attributes" and child.fields:
+        if child.type == "attributes" and child.fields and not is_entity(child):  # a record is given by its key
             yield from _leaves(child, here, required and spec.required)
         else:
             yield here, spec, required and spec.required
 
 
-def _build_options(node: TypeNode | None) -> CommandOptions:
-    leaves = list(_leaves(node))
+def _build_options(node: TypeNode | None, hidden: frozenset[str]) -> CommandOptions:
+    leaves = list(_leaves(node, hidden=hidden))
     lengths = [1] * len(leaves)
     while True:  # a clash is resolved by prefixing the deeper ones with their parents' names
         names = ["-".join(_kebab(p) for p in path[-n:]) for (path, _, _), n in zip(leaves, lengths, strict=True)]
@@ -379,7 +389,7 @@ def _run(args: Sequence[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
     if connection is None:
         print(CommandNotConnectedError(name), file=err)
         return EXIT_NOT_FOUND
-    options = options_of(connection.command)
+    options = options_of(connection)
     if run.inputs and run.inputs[0] in ("-h", "--help") and run.inputs[0] not in options.by_flag:
         _print_doc(_command_help(connector, connection.full_name, module), out)
         return EXIT_OK
@@ -483,7 +493,7 @@ def _command_help(connector: Connector, full_name: str, module: str) -> Doc:
     doc: Doc = [("heading", f"Usage: foobara run [-f json|yaml] [--stdin] {module} {full_name} [INPUTS]"), ("text", "")]
     if command.spec.description:
         doc += [("text", command.spec.description.strip()), ("text", "")]
-    options = options_of(command).options
+    options = options_of(connection).options
     doc.append(("heading", "Inputs:" if options else "Inputs: none"))
     for option in options:
         names = option.flags
@@ -491,8 +501,9 @@ def _command_help(connector: Connector, full_name: str, module: str) -> Doc:
             names = [f"{names[0]} {option.name.upper().replace('-', '_')}"]
         flags = f"{option.short}, " if option.short else "    "
         doc.append(("row", flags + ", ".join(names), _input_details(option)))
-    if command.spec.result_node is not None:
-        doc += [("text", ""), ("heading", f"Result: {_type_label(command.spec.result_node)}")]
+    result = _result_label(connection)
+    if result is not None:
+        doc += [("text", ""), ("heading", f"Result: {result}")]
     errors = list(connector.manifest()["command"].get(full_name, {}).get("possible_errors", {}))
     if errors:
         doc += [("text", ""), ("heading", "Possible errors:")]
@@ -503,7 +514,7 @@ def _command_help(connector: Connector, full_name: str, module: str) -> Doc:
 def _input_details(option: Option) -> str:
     spec = option.field
     node = spec.node
-    parts = [_type_label(node) + (", the values that follow" if option.kind == "array" else "")]
+    parts = [_type_label(node, keys=True) + (", the values that follow" if option.kind == "array" else "")]
     if option.required:
         parts.append("required")
     elif node.sensitive:
@@ -518,13 +529,35 @@ def _input_details(option: Option) -> str:
     return f"{details}. {node.description}" if node.description else details
 
 
-def _type_label(node: TypeNode) -> str:
+def _result_label(connection: Connection) -> str | None:
+    """What the caller gets, as the connection's result transformers leave it."""
+    node, plan = connection.command.spec.result_node, connection.result
+    if plan is not None and plan.functions:
+        return "any JSON value (the connection transforms the result)"
+    if node is None:
+        return None
+    label = _type_label(node)
+    if plan is not None and node.fields is not None:
+        kept = [
+            spec.alias or name
+            for name, spec in node.visible_fields(remove_sensitive=True).items()
+            if (plan.only is None or name in plan.only) and name not in plan.reject
+        ]
+        label += f" ({', '.join(kept)})"
+    return label
+
+
+def _type_label(node: TypeNode, *, keys: bool = False) -> str:
+    """The type's name; with `keys`, a record is named with its key, as an input takes it."""
     if node.members:
-        label = " or ".join(_type_label(member) for member in node.members)
+        label = " or ".join(_type_label(member, keys=keys) for member in node.members)
     elif node.type == "array" and node.element is not None:
-        label = f"array of {_type_label(node.element)}"
+        label = f"array of {_type_label(node.element, keys=keys)}"
     else:
         label = node.reference or (node.model.__name__ if node.model is not None else node.type)
+        if keys and is_entity(node) and node.fields is not None:
+            key = node.model.__primary_key__  # type: ignore[union-attr]
+            label += f" ({key}: {_type_label(node.fields[key].node)})"
     if node.one_of:
         label += f" (one of {', '.join(map(str, node.one_of))})"
     return label
@@ -655,19 +688,21 @@ _PLACEHOLDERS: dict[str, Any] = {"string": "hello", "integer": 1, "float": 1.5, 
 
 def example_call(connector: Connector) -> tuple[str, dict[str, Any]] | None:
     """A connected command anyone can call, and inputs for it: the first that needs no user and no
-    secret, its required inputs set to their field's first example or a value of their type."""
+    secret, its required inputs (those its connection lets a caller send) set to their field's
+    first example or a value of their type."""
     for connection in connector.connections:
-        hidden = connection.inputs.hidden if connection.inputs is not None else frozenset()
-        inputs = None if connection.requires_auth else _example_inputs(connection.command, hidden)
+        inputs = None if connection.requires_auth else _example_inputs(connection)
         if inputs is not None:
             return connection.full_name, inputs
     return None
 
 
-def _example_inputs(command: CommandClass, hidden: frozenset[str]) -> dict[str, Any] | None:
-    """None when a required input is a secret, has no example to give, or is one a caller may
-    not send (`hidden` by the connection's inputs transformers: left out, or set from the request)."""
-    spec = command.spec
+def _example_inputs(connection: Connection) -> dict[str, Any] | None:
+    """None when a required input is a secret, has no example to give, or is one a caller cannot
+    send (the connection leaves it out, or sets it from the request, which a curl line lacks)."""
+    plan = connection.inputs
+    taken = plan.hidden | {name for name, _ in plan.setters} if plan is not None else frozenset()
+    spec = connection.command.spec
     fields = spec.inputs_node.fields if spec.inputs_node is not None and spec.inputs_node.fields else {}
     model_fields = spec.inputs_type.model_fields if spec.inputs_type is not None else {}
     inputs: dict[str, Any] = {}
@@ -675,9 +710,9 @@ def _example_inputs(command: CommandClass, hidden: frozenset[str]) -> dict[str, 
         if not field_spec.required:
             continue
         node = field_spec.node
-        examples = getattr(model_fields.get(name), "examples", None)
-        if node.sensitive or name in hidden:
+        if node.sensitive or name in taken:
             return None
+        examples = getattr(model_fields.get(name), "examples", None)
         if examples:
             value = examples[0]
         elif node.one_of:

@@ -9,9 +9,12 @@ a `.` (its parts are identifiers); `tool_name` and `command_name` are the two di
 may also name a command as Ruby's MCP connector does (`Acme::Math::Add`, or an unambiguous end of
 it such as `Add`): the connector's `find` resolves those.
 
-A call runs through the connector's `arun`, like every door: the SDK does not validate the
-arguments against the input schema, so bad input gets Foobara's errors. A success is one text item
-holding the JSON value (as Ruby's connector answers) and the same value as `structuredContent`; as
+A tool is its connection: its input schema what the connection lets a caller send (an input its
+transformers leave out, reject or set is not there, and is refused if sent), its output schema what
+the connection sends back (its result transformers and serializer applied). A call runs through
+the connector's `arun`, like every door: the SDK does not validate the arguments against the input
+schema, so bad input gets Foobara's errors. A success is one text item holding the JSON value the
+connection serializes (as Ruby's connector answers) and the same value as `structuredContent`; as
 MCP output schemas are objects, a result whose schema is not an object is wrapped as
 `{"result": value}` in both the output schema and `structuredContent`. A failed command is a tool
 result with `isError` whose text item holds the JSON array of Foobara's error hashes. A tool that
@@ -33,8 +36,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
 from .. import __version__
-from ..schema import inputs_json_schema, result_json_schema
-from .core import CommandClass, CommandNotConnectedError, Connector, ConnectorRequest, serialize
+from .core import CommandNotConnectedError, Connection, Connector, ConnectorRequest, serialize
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
@@ -63,30 +65,31 @@ def command_name(name: str) -> str:
 def mcp_server(connector: Connector) -> Server[Any]:
     """The SDK's low-level `Server` answering `tools/list` and `tools/call` for `connector`'s
     commands (those connected when a request comes: connecting later is seen)."""
-    tools: dict[CommandClass, tuple[types.Tool, bool]] = {}  # a command's tool (and if wrapped), made once
+    tools: dict[str, tuple[types.Tool, bool]] = {}  # a connection's tool (and if wrapped), made once
 
-    def tool(command: CommandClass) -> tuple[types.Tool, bool]:
-        found = tools.get(command)
+    def tool(connection: Connection) -> tuple[types.Tool, bool]:
+        found = tools.get(connection.full_name)  # a command is connected once: its name is its connection
         if found is None:
-            output_schema, wrapped = _output_schema(command)
+            output_schema, wrapped = _output_schema(connection)
             made = types.Tool(
-                name=tool_name(command.full_name()),
-                description=command.spec.description or None,
-                # A sensitive input stays (`writeOnly`, no default): an agent must be able to send it.
-                input_schema=inputs_json_schema(command, remove_sensitive=False),
+                name=tool_name(connection.full_name),
+                description=connection.command.spec.description or None,
+                # What the caller may send through this connection. A sensitive input stays
+                # (`writeOnly`, no default): an agent must be able to send it.
+                input_schema=connection.inputs_json_schema(remove_sensitive=False),
                 output_schema=output_schema,
             )
-            found = tools[command] = (made, wrapped)
+            found = tools[connection.full_name] = (made, wrapped)
         return found
 
     def input_schema(name: str) -> Mapping[str, Any] | None:
         connection = connector.find(command_name(name))
-        return None if connection is None else tool(connection.command)[0].input_schema
+        return None if connection is None else tool(connection)[0].input_schema
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=[tool(command)[0] for command in connector.commands])
+        return types.ListToolsResult(tools=[tool(connection)[0] for connection in connector.connections])
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         name = command_name(params.name)
@@ -94,11 +97,11 @@ def mcp_server(connector: Connector) -> Server[Any]:
         if connection is None:
             raise MCPError(code=types.METHOD_NOT_FOUND, message=str(CommandNotConnectedError(name)))
         outcome = await connector.arun(connection.full_name, params.arguments or {}, _request(ctx))
-        value = serialize(outcome)
+        value = serialize(outcome)  # as the connection serializes it: its transformers, aggregate or atomic
         text = types.TextContent(type="text", text=json.dumps(value, separators=(",", ":"), ensure_ascii=False))
         if not outcome.is_success():
             return types.CallToolResult(content=[text], is_error=True)
-        wrapped = tool(connection.command)[1]
+        wrapped = tool(connection)[1]
         return types.CallToolResult(content=[text], structured_content={"result": value} if wrapped else value)
 
     return Server(
@@ -132,9 +135,10 @@ def mcp_app(connector: Connector, *, path: str = "/mcp", host: str = "127.0.0.1"
     return mcp_server(connector).streamable_http_app(streamable_http_path=path, host=host, stateless_http=stateless)
 
 
-def _output_schema(command: CommandClass) -> tuple[dict[str, Any], bool]:
-    """The tool's output schema, and whether the result is wrapped as `{"result": value}` in it."""
-    schema = result_json_schema(command, remove_sensitive=True)
+def _output_schema(connection: Connection) -> tuple[dict[str, Any], bool]:
+    """The tool's output schema (what the connection sends back), and whether the result is
+    wrapped as `{"result": value}` in it."""
+    schema = connection.result_json_schema(remove_sensitive=True)
     if schema.get("type") == "object":
         return schema, False
     defs = schema.pop("$defs", None)  # a `$ref` points at the document's root: keep them there
