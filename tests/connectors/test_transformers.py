@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from foobara_py import Command, Domain, FoobaraError, Organization, Sensitive
 from foobara_py.connectors import Connector, ConnectorRequest, cookie, header
@@ -218,3 +218,39 @@ def test_openapi_describes_the_transformed_inputs_and_result() -> None:
     assert "customer" not in request["required"]
     result = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert list(result["properties"]) == ["item"]
+
+
+# --- attributes with an alias ------------------------------------------------------------------
+
+
+class SignUp(BaseModel):
+    first_name: str = Field(alias="firstName")
+    last_name: str = Field("", alias="lastName")
+    referrer: str = ""
+
+
+@shop.command
+class Register(Command[SignUp, str]):
+    def execute(self) -> str:
+        return f"{self.inputs.first_name} {self.inputs.last_name} via {self.inputs.referrer or 'nobody'}"
+
+
+@pytest.mark.parametrize("named", ["python names", "aliases"])
+def test_only_reject_and_set_name_an_aliased_attribute_as_the_caller_sends_it(named: str) -> None:
+    """A caller sends `firstName` (the command takes nothing else): the connection may name it
+    either way, and what it lets through, sets and hides is what the caller sends."""
+    first, last = ("first_name", "last_name") if named == "python names" else ("firstName", "lastName")
+    only = Connector()
+    only.connect(Register, inputs={"only": [first]})
+    assert only.run("Register", {"firstName": "Ann"}).unwrap() == "Ann  via nobody"
+    refused = only.run("Register", {"firstName": "Ann", "lastName": "Lee"})
+    assert [e.to_dict() for e in refused.errors] == [unexpected(["lastName"], ["firstName"])]
+    setting = Connector()
+    (connection,) = setting.connect(Register, inputs={"set": {last: header("X-Last")}, "reject": ["referrer"]})
+    request = ConnectorRequest(headers={"x-last": "Lee"})
+    assert setting.run("Register", {"firstName": "Ann"}, request).unwrap() == "Ann Lee via nobody"
+    refused = setting.run("Register", {"firstName": "Ann", "lastName": "Eve"}, request)
+    assert [e.to_dict() for e in refused.errors] == [unexpected(["lastName"], ["firstName"])]
+    assert list(connection.inputs_json_schema()["properties"]) == ["firstName"]
+    entry = setting.manifest()["command"]["TransformerTests::Shop::Register"]
+    assert list(entry["inputs_type"]["element_type_declarations"]) == ["first_name"]

@@ -195,8 +195,8 @@ class InputsPlan:
     """A connection's inputs transformers, compiled when connecting."""
 
     allowed: tuple[str, ...] | None  # what a caller may send (declaration order); None: the command says
-    hidden: frozenset[str]  # the command's attributes a caller may not send (left out of the manifest)
-    setters: tuple[tuple[str, InputSource], ...]
+    hidden: frozenset[str]  # the attributes a caller may not send, by name and by alias (left out of documents)
+    setters: tuple[tuple[str, InputSource], ...]  # keyed as a caller sends them (by alias)
     functions: tuple[InputsTransformer, ...]
 
 
@@ -600,7 +600,10 @@ def _inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
     in order. Names that are not attributes of the command's inputs are refused now."""
     if option is None:
         return None
-    names = _attribute_names(command.spec.inputs_node)
+    node = command.spec.inputs_node
+    names = _attribute_names(node)
+    # What a caller sends for each attribute: its alias where it has one (the command takes no other).
+    sent = {spec.name: spec.alias or spec.name for spec in node.fields.values()} if node and node.fields else {}
     only: list[str] | None = None
     reject: set[str] = set()
     setters: dict[str, InputSource] = {}
@@ -611,19 +614,21 @@ def _inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
             continue
         _check_keys(item, {"only", "reject", "set"}, "inputs")
         if "only" in item:
-            only = [n for n in _names(item["only"], names, command, "inputs") if only is None or n in only]
-        reject.update(_names(item.get("reject", ()), names, command, "inputs"))
+            only = [n for n in _names(item["only"], names, command, "inputs", sent) if only is None or n in only]
+        reject.update(_names(item.get("reject", ()), names, command, "inputs", sent))
         for name, source in dict(item.get("set", {})).items():
-            _names([name], names, command, "inputs")
+            (name,) = _names([name], names, command, "inputs", sent)
             if not callable(source):
                 raise TypeError(f"inputs set {name!r}: give header(...), cookie(...) or a function of the request")
             setters[name] = source
     has_rules = only is not None or reject or setters
     allowed = None
+    hidden: frozenset[str] = frozenset()
     if has_rules:
-        allowed = tuple(n for n in names if (only is None or n in only) and n not in reject and n not in setters)
-    hidden = frozenset(names) - set(allowed) if allowed is not None else frozenset()
-    return InputsPlan(allowed, hidden, tuple(setters.items()), tuple(functions))
+        kept = [n for n in names if (only is None or n in only) and n not in reject and n not in setters]
+        allowed = tuple(sent[n] for n in kept)
+        hidden = frozenset(n for name in names if name not in kept for n in (name, sent[name]))
+    return InputsPlan(allowed, hidden, tuple((sent[n], source) for n, source in setters.items()), tuple(functions))
 
 
 def _prepared_inputs(
@@ -1012,8 +1017,14 @@ def _attribute_names(node: Any) -> list[str]:
     return list(node.fields) if node is not None and node.fields is not None else []
 
 
-def _names(given: Any, names: list[str], command: CommandClass, option: str) -> list[str]:
+def _names(
+    given: Any, names: list[str], command: CommandClass, option: str, sent: Mapping[str, str] | None = None
+) -> list[str]:
+    """The attributes named, by their names; `sent` (name to alias) lets an alias name one too."""
     listed: list[str] = [given] if isinstance(given, str) else [str(name) for name in given]
+    if sent:
+        by_alias = {alias: name for name, alias in sent.items()}
+        listed = [name if name in names else by_alias.get(name, name) for name in listed]
     unknown = [name for name in listed if name not in names]
     if unknown:
         raise ValueError(
