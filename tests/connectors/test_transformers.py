@@ -254,3 +254,46 @@ def test_only_reject_and_set_name_an_aliased_attribute_as_the_caller_sends_it(na
     assert list(connection.inputs_json_schema()["properties"]) == ["firstName"]
     entry = setting.manifest()["command"]["TransformerTests::Shop::Register"]
     assert list(entry["inputs_type"]["element_type_declarations"]) == ["first_name"]
+
+
+# --- async transformers --------------------------------------------------------------------------
+
+
+async def customer_from_session(request: ConnectorRequest) -> str:
+    await asyncio.sleep(0)
+    return f"customer of {request.cookies['session']}"
+
+
+async def noted(inputs: dict[str, Any], request: ConnectorRequest) -> dict[str, Any]:
+    await asyncio.sleep(0)
+    return {**inputs, "note": "checked"}
+
+
+async def summary(order: Order) -> str:
+    await asyncio.sleep(0)
+    return f"{order.item} for {order.customer} ({order.note})"
+
+
+async def apologetic(errors: list[FoobaraError]) -> list[FoobaraError]:
+    await asyncio.sleep(0)
+    return [FoobaraError("sorry", f"Sorry: {errors[0].message}", "runtime")]
+
+
+@pytest.mark.parametrize("door", ["run", "arun"])
+def test_transformers_may_be_async_as_authenticators_may(door: str) -> None:
+    """An async source, inputs function, result function or errors function is awaited (in
+    sync code on its own event loop, as an async authenticator is), never used as its coroutine."""
+    connector = Connector()
+    options: dict[str, Any] = {"inputs": [{"set": {"customer": customer_from_session}}, noted], "errors": apologetic}
+    connector.connect(PlaceOrder, **options, result=summary)
+    connector.connect(Fail, **options)
+    request = ConnectorRequest(cookies={"session": "ann"})
+
+    def run(name: str, inputs: dict[str, Any]) -> Any:
+        if door == "run":
+            return connector.run(name, inputs, request)
+        return asyncio.run(connector.arun(name, inputs, request))
+
+    assert run("PlaceOrder", {"item": "pen"}).unwrap() == "pen for customer of ann (checked)"
+    failed = run("Fail", {"item": "pen"})
+    assert [(e.key, e.message) for e in failed.errors] == [("runtime.sorry", "Sorry: No pen left")]

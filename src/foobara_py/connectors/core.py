@@ -407,15 +407,15 @@ class Connector:
                 break
         if user is None and connection.requires_auth:
             return _unauthenticated()
-        prepared = _prepared_inputs(connection, inputs or {}, request)
+        prepared = lifecycle.drive_sync(_prepared_inputs(connection, inputs or {}, request, _settled))
         if isinstance(prepared, Outcome):
-            return _finished(connection, prepared, {})
+            return lifecycle.drive_sync(_finished(connection, prepared, {}, _settled))
         tokens = _enter(connection, prepared, request, user)
         try:
             outcome = _run_sync(connection, prepared)
         finally:
             _leave(tokens)
-        return _finished(connection, outcome, prepared)
+        return lifecycle.drive_sync(_finished(connection, outcome, prepared, _settled))
 
     async def arun(
         self, name: str, inputs: Mapping[str, Any] | None = None, request: ConnectorRequest | None = None
@@ -440,15 +440,15 @@ class Connector:
                 break
         if user is None and connection.requires_auth:
             return _unauthenticated()
-        prepared = _prepared_inputs(connection, inputs or {}, request)
+        prepared = await lifecycle.drive_async(_prepared_inputs(connection, inputs or {}, request, _called))
         if isinstance(prepared, Outcome):
-            return _finished(connection, prepared, {})
+            return await lifecycle.drive_async(_finished(connection, prepared, {}, _called))
         tokens = _enter(connection, prepared, request, user)  # copied into a sync command's worker thread
         try:
             outcome = await _run_async(connection, prepared)
         finally:
             _leave(tokens)
-        return _finished(connection, outcome, prepared)
+        return await lifecycle.drive_async(_finished(connection, outcome, prepared, _called))
 
     # --- describing --------------------------------------------------------------------------
 
@@ -581,6 +581,21 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
+# How the transformers' generators below have a function of the connection called: `_called`
+# under `arun` (whose driver awaits what it returns), `_settled` under `run`, where an async
+# function's coroutine runs on its own event loop (as an async authenticator's does).
+Caller: TypeAlias = Callable[..., Any]
+
+
+def _called(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+def _settled(function: Callable[..., Any], *args: Any) -> Any:
+    value = function(*args)
+    return asyncio.run(_awaited(value)) if inspect.isawaitable(value) else value
+
+
 def _unauthenticated() -> Outcome[Any]:
     return Outcome.failure([FoobaraError("unauthenticated", "Unauthenticated", context={})])
 
@@ -632,10 +647,11 @@ def _inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
 
 
 def _prepared_inputs(
-    connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest
-) -> dict[str, Any] | Outcome[Any]:
+    connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest, call: Caller
+) -> Generator[Any, Any, dict[str, Any] | Outcome[Any]]:
     """The inputs the command gets: what the caller sent, checked against what the connection
-    lets them send (`data.unexpected_attributes`, never a silent drop), then completed."""
+    lets them send (`data.unexpected_attributes`, never a silent drop), then completed. Its
+    sources and functions may be async: a lifecycle driver makes the calls it yields."""
     plan = connection.inputs
     if plan is None:
         return dict(inputs)
@@ -646,11 +662,11 @@ def _prepared_inputs(
     prepared = dict(inputs)
     try:
         for name, source in plan.setters:
-            value = source(request)
+            value = yield partial(call, source, request)
             if value is not None:
                 prepared[name] = value
         for function in plan.functions:
-            prepared = dict(function(prepared, request))
+            prepared = dict((yield partial(call, function, prepared, request)))
     except Exception as exc:
         return _unknown(connection, exc, prepared)
     return prepared
@@ -736,21 +752,30 @@ def _rule_name(rule: AllowRule) -> str:
 # --- after the run: result and errors transformers, serializers ------------------------------
 
 
-def _finished(connection: Connection, outcome: Outcome[Any], inputs: Mapping[str, Any]) -> Outcome[Any]:
+def _finished(
+    connection: Connection, outcome: Outcome[Any], inputs: Mapping[str, Any], call: Caller
+) -> Generator[Any, Any, Outcome[Any]]:
     """The outcome the caller gets: a success as the connection serializes it (its result what
-    the door sends), a failure with its errors transformed."""
+    the door sends), a failure with its errors transformed. Its functions may be async, as in
+    `_prepared_inputs`."""
     try:
         if outcome.is_failure():
             if not connection.errors:
                 return outcome
             errors = outcome.errors
             for transform in connection.errors:
-                errors = list(transform(errors))
+                errors = list((yield partial(call, transform, errors)))
             if not errors or not all(isinstance(error, FoobaraError) for error in errors):
                 raise TypeError("an errors transformer must return at least one FoobaraError")
             return Outcome.failure(errors)
         if connection.result is None and not connection.aggregate:
             return outcome
+        plan = connection.result
+        if plan is not None and plan.functions:
+            result = outcome.result
+            for function in plan.functions:
+                result = yield partial(call, function, result)
+            outcome = Outcome(result)
         return Outcome(_body(connection, outcome))
     except Exception as exc:
         return _unknown(connection, exc, inputs)
@@ -758,11 +783,6 @@ def _finished(connection: Connection, outcome: Outcome[Any], inputs: Mapping[str
 
 def _body(connection: Connection, outcome: Outcome[Any]) -> Any:
     plan = connection.result
-    if plan is not None and plan.functions:
-        result = outcome.result
-        for function in plan.functions:
-            result = function(result)
-        outcome = Outcome(result)
     body = serialize(outcome)
     if connection.aggregate:
         body = _inlined(outcome.result, body, ())
