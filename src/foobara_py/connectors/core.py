@@ -696,14 +696,15 @@ def _check_rules(command: Any) -> Generator[Any, Any, None]:
         return
     connection = running.connection
     call = Call(type(command), getattr(command, "inputs", None), running.request, running.inputs)
+    caller = _called if type(command).spec.is_async else _settled  # an async rule decides for a sync command too
     explanations = []
     for rule in connection.allow_if:
         try:
-            answer = yield partial(rule, call, running.user)
+            answer = yield partial(caller, rule, call, running.user)
+            allowed, explanation = answer if isinstance(answer, tuple) else (answer, None)
         except Exception as exc:  # a rule that cannot decide refuses (and says why only in the log)
             command.add_error(_unknown(connection, exc, running.inputs).errors[0])
             return
-        allowed, explanation = answer if isinstance(answer, tuple) else (answer, None)
         if allowed:
             return
         explanations.append(explanation or _rule_name(rule))
