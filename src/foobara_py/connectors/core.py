@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import traceback
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -840,19 +841,35 @@ def _unknown(connection: Connection, exc: Exception, inputs: Mapping[str, Any]) 
     """An exception that escaped a run (a mistake in the use of the framework, such as an invalid
     result): logged here, and a failed outcome that says nothing of it to the caller, unless
     the connection captures unknown errors: then its message (the inputs' secrets filtered) and
-    its class."""
-    logger.error("Unexpected error running %s", connection.full_name, exc_info=exc)
-    if not connection.capture_unknown_error:
-        return Outcome.failure([FoobaraError("unknown_error", "Unexpected error", context={})])
+    its class. The log has the traceback, with the inputs' secrets filtered there too."""
+    secrets = sorted(_secrets_in(connection.command, inputs), key=len, reverse=True)
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     try:
-        message = str(exc) or name
+        message = _filtered(str(exc) or name, secrets)
     except Exception:  # an exception whose __str__ raises
         message = name
-    for secret in sorted(_secrets_in(connection.command, inputs), key=len, reverse=True):
-        message = message.replace(secret, FILTERED)
+    if not secrets:
+        logger.error("Unexpected error running %s", connection.full_name, exc_info=exc)
+    elif logger.isEnabledFor(logging.ERROR):
+        # Not the exception itself (a handler would write its text, or send it on): its class and
+        # message as the message, and its traceback filtered as the record's formatted traceback.
+        what = "Unexpected error running %s (%s: %s)"
+        record = logger.makeRecord(
+            logger.name, logging.ERROR, __file__, 0, what, (connection.full_name, name, message), None
+        )
+        record.exc_text = _filtered("".join(traceback.format_exception(exc)).rstrip(), secrets)
+        logger.handle(record)
+    if not connection.capture_unknown_error:
+        return Outcome.failure([FoobaraError("unknown_error", "Unexpected error", context={})])
     return Outcome.failure([FoobaraError("unknown_error", message, context={"exception_class": name})])
+
+
+def _filtered(text: str, secrets: list[str]) -> str:
+    """`text` with each secret (longest first) replaced by [FILTERED]."""
+    for secret in secrets:
+        text = text.replace(secret, FILTERED)
+    return text
 
 
 def _secrets_in(command: CommandClass, inputs: Mapping[str, Any]) -> list[str]:
