@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import BaseModel
 
 from .. import lifecycle, registry
 from ..command import AsyncCommand, CommandBase
 from ..command import Command as SyncCommand
 from ..domain import Domain, Organization, find_domain
 from ..errors import CommandNotFoundError, FoobaraError
-from ..jsonable import FILTERED, holds_secret, to_json
+from ..jsonable import to_json
 from ..manifest import CATEGORIES
 from ..manifest import manifest as build_manifest
 from ..outcome import Outcome
@@ -842,11 +842,11 @@ def _unknown(connection: Connection, exc: Exception, inputs: Mapping[str, Any]) 
     result): logged here, and a failed outcome that says nothing of it to the caller, unless
     the connection captures unknown errors: then its message (the inputs' secrets filtered) and
     its class. The log has the traceback, with the inputs' secrets filtered there too."""
-    secrets = sorted(_secrets_in(connection.command, inputs), key=len, reverse=True)
+    secrets = lifecycle.input_secrets(connection.command, inputs)
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     try:
-        message = _filtered(str(exc) or name, secrets)
+        message = lifecycle.filtered(str(exc) or name, secrets)
     except Exception:  # an exception whose __str__ raises
         message = name
     if not secrets:
@@ -858,47 +858,11 @@ def _unknown(connection: Connection, exc: Exception, inputs: Mapping[str, Any]) 
         record = logger.makeRecord(
             logger.name, logging.ERROR, __file__, 0, what, (connection.full_name, name, message), None
         )
-        record.exc_text = _filtered("".join(traceback.format_exception(exc)).rstrip(), secrets)
+        record.exc_text = lifecycle.filtered("".join(traceback.format_exception(exc)).rstrip(), secrets)
         logger.handle(record)
     if not connection.capture_unknown_error:
         return Outcome.failure([FoobaraError("unknown_error", "Unexpected error", context={})])
     return Outcome.failure([FoobaraError("unknown_error", message, context={"exception_class": name})])
-
-
-def _filtered(text: str, secrets: list[str]) -> str:
-    """`text` with each secret (longest first) replaced by [FILTERED]."""
-    for secret in secrets:
-        text = text.replace(secret, FILTERED)
-    return text
-
-
-def _secrets_in(command: CommandClass, inputs: Mapping[str, Any]) -> list[str]:
-    """The texts of the inputs that a type declares sensitive (every text under an attribute that
-    holds a secret anywhere), to keep them out of an error message."""
-    node = command.spec.inputs_node
-    found: list[str] = []
-    for name, value in inputs.items():
-        spec = node.field_named(name) if node is not None else None
-        if spec is not None and holds_secret(spec.node):
-            _texts(value, found)
-    return [text for text in found if text]
-
-
-def _texts(value: Any, found: list[str]) -> None:
-    if isinstance(value, str):
-        found.append(value)
-    elif isinstance(value, SecretStr):
-        found.append(value.get_secret_value())
-    elif isinstance(value, SecretBytes):
-        found.append(value.get_secret_value().decode("utf-8", "replace"))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            _texts(item, found)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            _texts(item, found)
-    elif value is not None and not isinstance(value, (bool, int, float)):
-        found.append(str(value))
 
 
 # --- the manifest ----------------------------------------------------------------------------
