@@ -297,3 +297,23 @@ def test_transformers_may_be_async_as_authenticators_may(door: str) -> None:
     assert run("PlaceOrder", {"item": "pen"}).unwrap() == "pen for customer of ann (checked)"
     failed = run("Fail", {"item": "pen"})
     assert [(e.key, e.message) for e in failed.errors] == [("runtime.sorry", "Sorry: No pen left")]
+
+
+@shop.command
+class MaybeOrder(Command[OrderInputs, Order | None]):
+    def execute(self) -> Order | None:
+        return None if self.inputs.item == "nothing" else Order(**dict(self.inputs))
+
+
+def test_the_result_schema_of_an_optional_model_follows_only_and_reject() -> None:
+    """A result that may be null keeps null, and loses the attributes the connection takes away
+    (a client checking the answer against the schema must not require them)."""
+    connector = Connector()
+    (connection,) = connector.connect(MaybeOrder, result={"reject": ["customer", "note"]})
+    inputs = {"item": "pen", "customer": "ann"}
+    assert connector.run("MaybeOrder", inputs).unwrap() == {"item": "pen", "quantity": 1}
+    assert connector.run("MaybeOrder", {**inputs, "item": "nothing"}).unwrap() is None
+    schema = connection.result_json_schema()
+    assert schema["type"] == ["object", "null"]
+    assert list(schema["properties"]) == ["item", "quantity"]
+    assert schema["required"] == ["item", "quantity"]

@@ -257,10 +257,7 @@ class Connection:
             return schema
         if plan.functions:
             return {}
-        found = _object_schema(schema)
-        if found is None:
-            return schema
-        return _without_properties(found, lambda name: not _kept(plan, name))
+        return _result_without(schema, lambda name: not _kept(plan, name))
 
 
 def _kept(plan: ResultPlan, name: str) -> bool:
@@ -979,14 +976,25 @@ def _without_properties(schema: dict[str, Any], drop: Callable[[str], bool]) -> 
     return ours
 
 
-def _object_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
-    """The object a result schema describes (a record's schema is its key or its attributes)."""
-    if schema.get("type") == "object":
+def _result_without(schema: dict[str, Any], drop: Callable[[str], bool]) -> dict[str, Any]:
+    """A result schema less some attributes: those of its object (which may be null), or of a
+    record's attributes (its schema is its key or its attributes; a result is written as its
+    attributes). A root that refers to a type (a record's, referring to itself) is that type,
+    which stays whole in `$defs` for the references to it."""
+    defs = schema.get("$defs")
+    ref = schema.get("$ref")
+    target = schema
+    if isinstance(ref, str) and defs is not None and ref.removeprefix("#/$defs/") in defs:
+        target = defs[ref.removeprefix("#/$defs/")]
+    found = next((m for m in target.get("anyOf", ()) if _is_object(m)), None) if not _is_object(target) else target
+    if found is None:
         return schema
-    for member in schema.get("anyOf", ()):
-        if isinstance(member, dict) and member.get("type") == "object":
-            return {**member, **({"$defs": schema["$defs"]} if "$defs" in schema else {})}
-    return None
+    return _without_properties({**found, **({"$defs": defs} if defs is not None else {})}, drop)
+
+
+def _is_object(schema: Any) -> bool:
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    return kind == "object" or (isinstance(kind, list) and "object" in kind)
 
 
 # --- small helpers ---------------------------------------------------------------------------
