@@ -438,15 +438,15 @@ class Connector:
                 break
         if user is None and connection.requires_auth:
             return _unauthenticated()
-        prepared = await lifecycle.drive_async(_prepared_inputs(connection, inputs or {}, request, _called))
+        prepared = await lifecycle.drive_async(_prepared_inputs(connection, inputs or {}, request, _as_is))
         if isinstance(prepared, Outcome):
-            return await lifecycle.drive_async(_finished(connection, prepared, {}, _called))
+            return await lifecycle.drive_async(_finished(connection, prepared, {}, _as_is))
         tokens = _enter(connection, prepared, request, user)  # copied into a sync command's worker thread
         try:
             outcome = await _run_async(connection, prepared)
         finally:
             _leave(tokens)
-        return await lifecycle.drive_async(_finished(connection, outcome, prepared, _called))
+        return await lifecycle.drive_async(_finished(connection, outcome, prepared, _as_is))
 
     # --- describing --------------------------------------------------------------------------
 
@@ -579,19 +579,25 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-# How the transformers' generators below have a function of the connection called: `_called`
-# under `arun` (whose driver awaits what it returns), `_settled` under `run`, where an async
-# function's coroutine runs on its own event loop (as an async authenticator's does).
-Caller: TypeAlias = Callable[..., Any]
+# How the generators below have what an async function of the connection returned awaited
+# (they yield it only then): `_as_is` under `arun`, whose driver awaits it, `_settled` under
+# `run`, which runs it on its own event loop (as an async authenticator's is).
+Settle: TypeAlias = Callable[[Any], Any]
+_awaitable = inspect.isawaitable
 
 
-def _called(function: Callable[..., Any], *args: Any) -> Any:
-    return function(*args)
+def _as_is(awaitable: Any) -> Any:
+    return awaitable
 
 
-def _settled(function: Callable[..., Any], *args: Any) -> Any:
-    value = function(*args)
-    return asyncio.run(_awaited(value)) if inspect.isawaitable(value) else value
+def _settled(awaitable: Any) -> Any:
+    return asyncio.run(_awaited(awaitable))
+
+
+def _decided(rule: Callable[[], Any]) -> Any:
+    """A rule's answer in a sync command's run: an async rule's on its own event loop."""
+    value = rule()
+    return _settled(value) if _awaitable(value) else value
 
 
 def _unauthenticated() -> Outcome[Any]:
@@ -645,7 +651,7 @@ def _inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
 
 
 def _prepared_inputs(
-    connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest, call: Caller
+    connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest, settle: Settle
 ) -> Generator[Any, Any, dict[str, Any] | Outcome[Any]]:
     """The inputs the command gets: what the caller sent, checked against what the connection
     lets them send (`data.unexpected_attributes`, never a silent drop), then completed. Its
@@ -660,11 +666,14 @@ def _prepared_inputs(
     prepared = dict(inputs)
     try:
         for name, source in plan.setters:
-            value = yield partial(call, source, request)
+            value = source(request)
+            if _awaitable(value):
+                value = yield partial(settle, value)
             if value is not None:
                 prepared[name] = value
         for function in plan.functions:
-            prepared = dict((yield partial(call, function, prepared, request)))
+            value = function(prepared, request)
+            prepared = dict((yield partial(settle, value)) if _awaitable(value) else value)
     except Exception as exc:
         return _unknown(connection, exc, prepared)
     return prepared
@@ -694,11 +703,12 @@ def _check_rules(command: Any) -> Generator[Any, Any, None]:
         return
     connection = running.connection
     call = Call(type(command), getattr(command, "inputs", None), running.request, running.inputs)
-    caller = _called if type(command).spec.is_async else _settled  # an async rule decides for a sync command too
+    is_async = type(command).spec.is_async
     explanations = []
     for rule in connection.allow_if:
         try:
-            answer = yield partial(caller, rule, call, running.user)
+            decide = partial(rule, call, running.user)
+            answer = yield decide if is_async else partial(_decided, decide)  # async rules for sync commands too
             allowed, explanation = answer if isinstance(answer, tuple) else (answer, None)
         except Exception as exc:  # a rule that cannot decide refuses (and says why only in the log)
             command.add_error(_unknown(connection, exc, running.inputs).errors[0])
@@ -752,7 +762,7 @@ def _rule_name(rule: AllowRule) -> str:
 
 
 def _finished(
-    connection: Connection, outcome: Outcome[Any], inputs: Mapping[str, Any], call: Caller
+    connection: Connection, outcome: Outcome[Any], inputs: Mapping[str, Any], settle: Settle
 ) -> Generator[Any, Any, Outcome[Any]]:
     """The outcome the caller gets: a success as the connection serializes it (its result what
     the door sends), a failure with its errors transformed. Its functions may be async, as in
@@ -763,7 +773,8 @@ def _finished(
                 return outcome
             errors = outcome.errors
             for transform in connection.errors:
-                errors = list((yield partial(call, transform, errors)))
+                value = transform(errors)
+                errors = list((yield partial(settle, value)) if _awaitable(value) else value)
             if not errors or not all(isinstance(error, FoobaraError) for error in errors):
                 raise TypeError("an errors transformer must return at least one FoobaraError")
             return Outcome.failure(errors)
@@ -773,7 +784,9 @@ def _finished(
         if plan is not None and plan.functions:
             result = outcome.result
             for function in plan.functions:
-                result = yield partial(call, function, result)
+                result = function(result)
+                if _awaitable(result):
+                    result = yield partial(settle, result)
             outcome = Outcome(result)
         return Outcome(_body(connection, outcome))
     except Exception as exc:
