@@ -146,3 +146,28 @@ def test_a_result_listing_secrets_filters_each() -> None:
     outcome = RevealAll.run()
     assert outcome.to_dict() == {"success": True, "result": ["[FILTERED]", "[FILTERED]"]}
     assert SECRET not in everything_shown(outcome)
+
+
+class Vault(BaseModel):
+    user: str
+    password: SecretStr
+    pin: Annotated[str, Sensitive]
+    nested: dict[str, Annotated[str, Sensitive]] = {}
+
+
+def test_an_exception_quoting_a_secret_input_is_an_execution_error_without_it() -> None:
+    """Code that puts an input in an exception's message (a driver quoting a failed query): the
+    runtime.execution_error a caller gets says it, every secret of the inputs filtered."""
+
+    class Quoting(Command[Vault, int]):
+        def execute(self) -> int:
+            secret = self.inputs.password.get_secret_value()
+            raise RuntimeError(f"login {self.inputs.user}/{secret}/{self.inputs.pin}/{self.inputs.nested} refused")
+
+    outcome = Quoting.run(user="ada", password=SECRET, pin="pin-4711", nested={"key": "key-0815"})
+    assert outcome.error_keys == ["runtime.execution_error"]
+    message = "login ada/[FILTERED]/[FILTERED]/{'key': '[FILTERED]'} refused"
+    assert outcome.errors[0].message == message
+    assert outcome.errors[0].context == {"exception_class": "RuntimeError"}
+    shown = everything_shown(outcome)
+    assert all(secret not in shown for secret in (SECRET, "pin-4711", "key-0815"))

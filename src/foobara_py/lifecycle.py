@@ -25,7 +25,7 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -33,10 +33,11 @@ from operator import methodcaller
 from types import CoroutineType, FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import SecretBytes, SecretStr, ValidationError
 
 from . import transactions
 from .errors import FoobaraError, FrameworkUsageError
+from .jsonable import FILTERED, holds_secret
 from .outcome import Outcome
 from .persistence.unit import entities_in, load_entity_inputs, load_entity_result
 
@@ -736,7 +737,7 @@ def _end_early(command: Any, plan: Plan, raised: BaseException) -> Generator[Any
     else:
         command.exception = other
         if not escapes:
-            command._record(execution_error(other))
+            command._record(_execution_error_of(command, other))
     if failed_rollbacks:  # after what made the run fail
         command._record(_rollback_failed(failed_rollbacks))
     ending = Transition.FAIL if other is None else Transition.ERROR
@@ -835,7 +836,7 @@ def _guarded(command: Any, transition: Transition, instruction: Any) -> Generato
                 exc_info=exc,
             )
         else:
-            command._record(execution_error(exc))
+            command._record(_execution_error_of(command, exc))
 
 
 def _nothing() -> Generator[Any, Any, None]:
@@ -876,9 +877,10 @@ def _refuse_coroutine(coroutine: Any) -> None:
     )
 
 
-def execution_error(exc: BaseException) -> FoobaraError:
+def execution_error(exc: BaseException, secrets: Sequence[str] = ()) -> FoobaraError:
     """An exception from user code as the `runtime.execution_error` it becomes (or as the
-    error it says it is, for exceptions with a `to_foobara_error()`: a store that is down)."""
+    error it says it is, for exceptions with a `to_foobara_error()`: a store that is down).
+    `secrets`: texts its message may quote that must not be shown (`input_secrets`)."""
     to_foobara_error = getattr(exc, "to_foobara_error", None)
     if to_foobara_error is not None:
         return to_foobara_error()  # type: ignore[no-any-return]
@@ -887,7 +889,7 @@ def execution_error(exc: BaseException) -> FoobaraError:
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     try:
-        message = str(exc) or name
+        message = filtered(str(exc) or name, secrets)
     except Exception:  # an exception whose __str__ raises
         message = name
     return FoobaraError(
@@ -897,6 +899,49 @@ def execution_error(exc: BaseException) -> FoobaraError:
         context={"exception_class": name},
         cause=exc,
     )
+
+
+def _execution_error_of(command: Any, exc: BaseException) -> FoobaraError:
+    """`execution_error` of an exception from the run's code, the secrets of its inputs filtered."""
+    return execution_error(exc, input_secrets(type(command), getattr(command, "raw_inputs", None) or {}))
+
+
+def input_secrets(cls: type[CommandBase[Any, Any]], inputs: Mapping[str, Any]) -> list[str]:
+    """The texts of `inputs` that the command's types declare sensitive (every text under an
+    attribute that holds a secret anywhere), longest first, to keep out of a message or a log."""
+    node = cls.spec.inputs_node
+    found: list[str] = []
+    if node is None or not isinstance(inputs, Mapping):
+        return found
+    for name, value in inputs.items():
+        spec = node.field_named(name)
+        if spec is not None and holds_secret(spec.node):
+            _texts(value, found)
+    return sorted({text for text in found if text}, key=len, reverse=True)
+
+
+def _texts(value: Any, found: list[str]) -> None:
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, SecretStr):
+        found.append(value.get_secret_value())
+    elif isinstance(value, SecretBytes):
+        found.append(value.get_secret_value().decode("utf-8", "replace"))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _texts(item, found)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _texts(item, found)
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        found.append(str(value))
+
+
+def filtered(text: str, secrets: Sequence[str]) -> str:
+    """`text` with each of `secrets` (longest first) replaced by [FILTERED]."""
+    for secret in secrets:
+        text = text.replace(secret, FILTERED)
+    return text
 
 
 def _rollback_failed(problems: list[Exception]) -> FoobaraError:

@@ -205,6 +205,42 @@ def test_a_rule_that_raises_refuses_as_an_unknown_error() -> None:
     assert "secret" not in str(outcome.to_dict())
 
 
+@pytest.mark.parametrize("door", ["run", "arun"])
+def test_an_async_rule_decides_for_a_sync_command_too(door: str) -> None:
+    """As an async authenticator does: awaited on its own loop in the sync run."""
+
+    async def owner_only(call: Call, user: Any) -> tuple[bool, str]:
+        await asyncio.sleep(0)
+        return call.inputs.owner == user, "a note is written by its owner"
+
+    connector = Connector(authenticator=bearer)
+    connector.connect(WriteNote, allow_if=owner_only)
+    ann = with_token("secret-token-of-ann")
+
+    def run(inputs: dict[str, Any]) -> Any:
+        if door == "run":
+            return connector.run("WriteNote", inputs, ann)
+        return asyncio.run(connector.arun("WriteNote", inputs, ann))
+
+    assert run({"owner": "ann", "text": "hi"}).unwrap() == "ann: hi"
+    refused = run({"owner": "bob", "text": "hi"})
+    assert [e.to_dict() for e in refused.errors] == [not_allowed("a note is written by its owner", "owner_only")]
+
+
+def test_a_rule_answering_neither_a_bool_nor_a_pair_refuses_as_a_rule_that_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def three(call: Call, user: Any) -> Any:
+        return False, "why", "and more"
+
+    connector = Connector()
+    connector.connect(WhoAmI, allow_if=three)
+    with caplog.at_level(logging.ERROR, logger="foobara_py.connectors"):
+        outcome = connector.run("WhoAmI")
+    assert [(e.key, e.message) for e in outcome.errors] == [("runtime.unknown_error", "Unexpected error")]
+    assert "Unexpected error running AuthTests::Private::WhoAmI" in caplog.text
+
+
 # --- the manifest -----------------------------------------------------------------------------
 
 

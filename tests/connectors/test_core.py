@@ -217,3 +217,21 @@ async def test_capture_unknown_error_tells_the_exception_without_the_inputs_secr
     entry = connector.manifest()["command"][_Leaky.full_name()]
     assert entry["capture_unknown_error"] is True
     assert "capture_unknown_error" not in connector.manifest()["command"]["ConnectorTests::Tools::BadResult"]
+
+
+@pytest.mark.parametrize("capture", [False, True])
+async def test_an_unexpected_errors_log_line_holds_no_secret_of_the_inputs(
+    capture: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Logged with its traceback for the operator, the inputs' secrets filtered there too."""
+    connector = Connector()
+    connector.connect(_Leaky, capture_unknown_error=capture)
+    inputs = {"username": "ada", "password": "hunter2"}
+    with caplog.at_level(logging.ERROR, logger="foobara_py.connectors"):
+        connector.run("_Leaky", inputs)
+        await connector.arun("_Leaky", inputs)
+    assert [record.levelno for record in caplog.records] == [logging.ERROR, logging.ERROR]
+    assert "Unexpected error running _Leaky" in caplog.text
+    assert 'Cannot cast "ada:[FILTERED]" to an integer' in caplog.text
+    assert "CouldNotProcessResultError" in caplog.text and "Traceback" in caplog.text
+    assert "hunter2" not in caplog.text

@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
-from foobara_py import persistence, registry
+from foobara_py import Command, Domain, Entity, Organization, persistence, registry
 from foobara_py.connectors import AGGREGATE_SERIALIZERS, SERIALIZERS, Connector
 from foobara_py.persistence.memory import MemoryStore
 from tests.conftest import load_fixture
@@ -150,3 +151,30 @@ def test_the_manifest_names_rubys_serializers(library: Library) -> None:
 def test_an_unknown_serializer_is_refused_when_connecting(library: Library) -> None:
     with pytest.raises(ValueError, match="atomic' or 'aggregate"):
         Connector().connect(library.commands["Lib::Lending::FindBook"], serializer="yaml")
+
+
+def test_result_only_and_reject_shape_the_schema_of_a_record_referring_to_its_own_type() -> None:
+    """Such a record's schema is a reference to its type: the attributes the connection takes
+    away leave the answer's schema, and the type stays whole for the references in it."""
+    with registry.isolated():
+        people = Domain("People", organization=Organization("SerializerTests"))
+
+        @people.model
+        class Person(Entity):
+            id: int | None = None
+            name: str
+            friend: Person | None = None
+
+        class PersonInputs(BaseModel):
+            person: Person
+
+        @people.command
+        class FindPerson(Command[PersonInputs, Person]):
+            def execute(self) -> Person:
+                return self.inputs.person
+
+        (connection,) = Connector().connect(FindPerson, result={"reject": ["friend"]})
+        schema = connection.result_json_schema()
+    assert list(schema["properties"]) == ["id", "name"]
+    person = schema["$defs"]["SerializerTests.People.Person"]
+    assert "friend" in next(member for member in person["anyOf"] if member.get("type") == "object")["properties"]

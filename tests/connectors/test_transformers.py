@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from foobara_py import Command, Domain, FoobaraError, Organization, Sensitive
 from foobara_py.connectors import Connector, ConnectorRequest, cookie, header
@@ -218,3 +218,102 @@ def test_openapi_describes_the_transformed_inputs_and_result() -> None:
     assert "customer" not in request["required"]
     result = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert list(result["properties"]) == ["item"]
+
+
+# --- attributes with an alias ------------------------------------------------------------------
+
+
+class SignUp(BaseModel):
+    first_name: str = Field(alias="firstName")
+    last_name: str = Field("", alias="lastName")
+    referrer: str = ""
+
+
+@shop.command
+class Register(Command[SignUp, str]):
+    def execute(self) -> str:
+        return f"{self.inputs.first_name} {self.inputs.last_name} via {self.inputs.referrer or 'nobody'}"
+
+
+@pytest.mark.parametrize("named", ["python names", "aliases"])
+def test_only_reject_and_set_name_an_aliased_attribute_as_the_caller_sends_it(named: str) -> None:
+    """A caller sends `firstName` (the command takes nothing else): the connection may name it
+    either way, and what it lets through, sets and hides is what the caller sends."""
+    first, last = ("first_name", "last_name") if named == "python names" else ("firstName", "lastName")
+    only = Connector()
+    only.connect(Register, inputs={"only": [first]})
+    assert only.run("Register", {"firstName": "Ann"}).unwrap() == "Ann  via nobody"
+    refused = only.run("Register", {"firstName": "Ann", "lastName": "Lee"})
+    assert [e.to_dict() for e in refused.errors] == [unexpected(["lastName"], ["firstName"])]
+    setting = Connector()
+    (connection,) = setting.connect(Register, inputs={"set": {last: header("X-Last")}, "reject": ["referrer"]})
+    request = ConnectorRequest(headers={"x-last": "Lee"})
+    assert setting.run("Register", {"firstName": "Ann"}, request).unwrap() == "Ann Lee via nobody"
+    refused = setting.run("Register", {"firstName": "Ann", "lastName": "Eve"}, request)
+    assert [e.to_dict() for e in refused.errors] == [unexpected(["lastName"], ["firstName"])]
+    assert list(connection.inputs_json_schema()["properties"]) == ["firstName"]
+    entry = setting.manifest()["command"]["TransformerTests::Shop::Register"]
+    assert list(entry["inputs_type"]["element_type_declarations"]) == ["first_name"]
+
+
+# --- async transformers --------------------------------------------------------------------------
+
+
+async def customer_from_session(request: ConnectorRequest) -> str:
+    await asyncio.sleep(0)
+    return f"customer of {request.cookies['session']}"
+
+
+async def noted(inputs: dict[str, Any], request: ConnectorRequest) -> dict[str, Any]:
+    await asyncio.sleep(0)
+    return {**inputs, "note": "checked"}
+
+
+async def summary(order: Order) -> str:
+    await asyncio.sleep(0)
+    return f"{order.item} for {order.customer} ({order.note})"
+
+
+async def apologetic(errors: list[FoobaraError]) -> list[FoobaraError]:
+    await asyncio.sleep(0)
+    return [FoobaraError("sorry", f"Sorry: {errors[0].message}", "runtime")]
+
+
+@pytest.mark.parametrize("door", ["run", "arun"])
+def test_transformers_may_be_async_as_authenticators_may(door: str) -> None:
+    """An async source, inputs function, result function or errors function is awaited (in
+    sync code on its own event loop, as an async authenticator is), never used as its coroutine."""
+    connector = Connector()
+    options: dict[str, Any] = {"inputs": [{"set": {"customer": customer_from_session}}, noted], "errors": apologetic}
+    connector.connect(PlaceOrder, **options, result=summary)
+    connector.connect(Fail, **options)
+    request = ConnectorRequest(cookies={"session": "ann"})
+
+    def run(name: str, inputs: dict[str, Any]) -> Any:
+        if door == "run":
+            return connector.run(name, inputs, request)
+        return asyncio.run(connector.arun(name, inputs, request))
+
+    assert run("PlaceOrder", {"item": "pen"}).unwrap() == "pen for customer of ann (checked)"
+    failed = run("Fail", {"item": "pen"})
+    assert [(e.key, e.message) for e in failed.errors] == [("runtime.sorry", "Sorry: No pen left")]
+
+
+@shop.command
+class MaybeOrder(Command[OrderInputs, Order | None]):
+    def execute(self) -> Order | None:
+        return None if self.inputs.item == "nothing" else Order(**dict(self.inputs))
+
+
+def test_the_result_schema_of_an_optional_model_follows_only_and_reject() -> None:
+    """A result that may be null keeps null, and loses the attributes the connection takes away
+    (a client checking the answer against the schema must not require them)."""
+    connector = Connector()
+    (connection,) = connector.connect(MaybeOrder, result={"reject": ["customer", "note"]})
+    inputs = {"item": "pen", "customer": "ann"}
+    assert connector.run("MaybeOrder", inputs).unwrap() == {"item": "pen", "quantity": 1}
+    assert connector.run("MaybeOrder", {**inputs, "item": "nothing"}).unwrap() is None
+    schema = connection.result_json_schema()
+    assert schema["type"] == ["object", "null"]
+    assert list(schema["properties"]) == ["item", "quantity"]
+    assert schema["required"] == ["item", "quantity"]

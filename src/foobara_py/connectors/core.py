@@ -22,20 +22,21 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import traceback
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import BaseModel
 
 from .. import lifecycle, registry
 from ..command import AsyncCommand, CommandBase
 from ..command import Command as SyncCommand
 from ..domain import Domain, Organization, find_domain
 from ..errors import CommandNotFoundError, FoobaraError
-from ..jsonable import FILTERED, holds_secret, to_json
+from ..jsonable import to_json
 from ..manifest import CATEGORIES
 from ..manifest import manifest as build_manifest
 from ..outcome import Outcome
@@ -196,8 +197,8 @@ class InputsPlan:
     """A connection's inputs transformers, compiled when connecting."""
 
     allowed: tuple[str, ...] | None  # what a caller may send (declaration order); None: the command says
-    hidden: frozenset[str]  # the command's attributes a caller may not send (left out of the manifest)
-    setters: tuple[tuple[str, InputSource], ...]
+    hidden: frozenset[str]  # the attributes a caller may not send, by name and by alias (left out of documents)
+    setters: tuple[tuple[str, InputSource], ...]  # keyed as a caller sends them (by alias)
     functions: tuple[InputsTransformer, ...]
 
 
@@ -257,10 +258,7 @@ class Connection:
             return schema
         if plan.functions:
             return {}
-        found = _object_schema(schema)
-        if found is None:
-            return schema
-        return _without_properties(found, lambda name: not _kept(plan, name))
+        return _result_without(schema, lambda name: not _kept(plan, name))
 
 
 def _kept(plan: ResultPlan, name: str) -> bool:
@@ -408,15 +406,15 @@ class Connector:
                 break
         if user is None and connection.requires_auth:
             return _unauthenticated()
-        prepared = _prepared_inputs(connection, inputs or {}, request)
+        prepared = lifecycle.drive_sync(_prepared_inputs(connection, inputs or {}, request, _settled))
         if isinstance(prepared, Outcome):
-            return _finished(connection, prepared, {})
+            return lifecycle.drive_sync(_finished(connection, prepared, {}, _settled))
         tokens = _enter(connection, prepared, request, user)
         try:
             outcome = _run_sync(connection, prepared)
         finally:
             _leave(tokens)
-        return _finished(connection, outcome, prepared)
+        return lifecycle.drive_sync(_finished(connection, outcome, prepared, _settled))
 
     async def arun(
         self, name: str, inputs: Mapping[str, Any] | None = None, request: ConnectorRequest | None = None
@@ -441,15 +439,15 @@ class Connector:
                 break
         if user is None and connection.requires_auth:
             return _unauthenticated()
-        prepared = _prepared_inputs(connection, inputs or {}, request)
+        prepared = await lifecycle.drive_async(_prepared_inputs(connection, inputs or {}, request, _as_is))
         if isinstance(prepared, Outcome):
-            return _finished(connection, prepared, {})
+            return await lifecycle.drive_async(_finished(connection, prepared, {}, _as_is))
         tokens = _enter(connection, prepared, request, user)  # copied into a sync command's worker thread
         try:
             outcome = await _run_async(connection, prepared)
         finally:
             _leave(tokens)
-        return _finished(connection, outcome, prepared)
+        return await lifecycle.drive_async(_finished(connection, outcome, prepared, _as_is))
 
     # --- describing --------------------------------------------------------------------------
 
@@ -582,6 +580,27 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
+# How the generators below have what an async function of the connection returned awaited
+# (they yield it only then): `_as_is` under `arun`, whose driver awaits it, `_settled` under
+# `run`, which runs it on its own event loop (as an async authenticator's is).
+Settle: TypeAlias = Callable[[Any], Any]
+_awaitable = inspect.isawaitable
+
+
+def _as_is(awaitable: Any) -> Any:
+    return awaitable
+
+
+def _settled(awaitable: Any) -> Any:
+    return asyncio.run(_awaited(awaitable))
+
+
+def _decided(rule: Callable[[], Any]) -> Any:
+    """A rule's answer in a sync command's run: an async rule's on its own event loop."""
+    value = rule()
+    return _settled(value) if _awaitable(value) else value
+
+
 def _unauthenticated() -> Outcome[Any]:
     return Outcome.failure([FoobaraError("unauthenticated", "Unauthenticated", context={})])
 
@@ -601,7 +620,10 @@ def _inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
     in order. Names that are not attributes of the command's inputs are refused now."""
     if option is None:
         return None
-    names = _attribute_names(command.spec.inputs_node)
+    node = command.spec.inputs_node
+    names = _attribute_names(node)
+    # What a caller sends for each attribute: its alias where it has one (the command takes no other).
+    sent = {spec.name: spec.alias or spec.name for spec in node.fields.values()} if node and node.fields else {}
     only: list[str] | None = None
     reject: set[str] = set()
     setters: dict[str, InputSource] = {}
@@ -612,26 +634,29 @@ def _inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
             continue
         _check_keys(item, {"only", "reject", "set"}, "inputs")
         if "only" in item:
-            only = [n for n in _names(item["only"], names, command, "inputs") if only is None or n in only]
-        reject.update(_names(item.get("reject", ()), names, command, "inputs"))
+            only = [n for n in _names(item["only"], names, command, "inputs", sent) if only is None or n in only]
+        reject.update(_names(item.get("reject", ()), names, command, "inputs", sent))
         for name, source in dict(item.get("set", {})).items():
-            _names([name], names, command, "inputs")
+            (name,) = _names([name], names, command, "inputs", sent)
             if not callable(source):
                 raise TypeError(f"inputs set {name!r}: give header(...), cookie(...) or a function of the request")
             setters[name] = source
     has_rules = only is not None or reject or setters
     allowed = None
+    hidden: frozenset[str] = frozenset()
     if has_rules:
-        allowed = tuple(n for n in names if (only is None or n in only) and n not in reject and n not in setters)
-    hidden = frozenset(names) - set(allowed) if allowed is not None else frozenset()
-    return InputsPlan(allowed, hidden, tuple(setters.items()), tuple(functions))
+        kept = [n for n in names if (only is None or n in only) and n not in reject and n not in setters]
+        allowed = tuple(sent[n] for n in kept)
+        hidden = frozenset(n for name in names if name not in kept for n in (name, sent[name]))
+    return InputsPlan(allowed, hidden, tuple((sent[n], source) for n, source in setters.items()), tuple(functions))
 
 
 def _prepared_inputs(
-    connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest
-) -> dict[str, Any] | Outcome[Any]:
+    connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest, settle: Settle
+) -> Generator[Any, Any, dict[str, Any] | Outcome[Any]]:
     """The inputs the command gets: what the caller sent, checked against what the connection
-    lets them send (`data.unexpected_attributes`, never a silent drop), then completed."""
+    lets them send (`data.unexpected_attributes`, never a silent drop), then completed. Its
+    sources and functions may be async: a lifecycle driver makes the calls it yields."""
     plan = connection.inputs
     if plan is None:
         return dict(inputs)
@@ -643,10 +668,13 @@ def _prepared_inputs(
     try:
         for name, source in plan.setters:
             value = source(request)
+            if _awaitable(value):
+                value = yield partial(settle, value)
             if value is not None:
                 prepared[name] = value
         for function in plan.functions:
-            prepared = dict(function(prepared, request))
+            value = function(prepared, request)
+            prepared = dict((yield partial(settle, value)) if _awaitable(value) else value)
     except Exception as exc:
         return _unknown(connection, exc, prepared)
     return prepared
@@ -676,14 +704,16 @@ def _check_rules(command: Any) -> Generator[Any, Any, None]:
         return
     connection = running.connection
     call = Call(type(command), getattr(command, "inputs", None), running.request, running.inputs)
+    is_async = type(command).spec.is_async
     explanations = []
     for rule in connection.allow_if:
         try:
-            answer = yield partial(rule, call, running.user)
+            decide = partial(rule, call, running.user)
+            answer = yield decide if is_async else partial(_decided, decide)  # async rules for sync commands too
+            allowed, explanation = answer if isinstance(answer, tuple) else (answer, None)
         except Exception as exc:  # a rule that cannot decide refuses (and says why only in the log)
             command.add_error(_unknown(connection, exc, running.inputs).errors[0])
             return
-        allowed, explanation = answer if isinstance(answer, tuple) else (answer, None)
         if allowed:
             return
         explanations.append(explanation or _rule_name(rule))
@@ -732,21 +762,33 @@ def _rule_name(rule: AllowRule) -> str:
 # --- after the run: result and errors transformers, serializers ------------------------------
 
 
-def _finished(connection: Connection, outcome: Outcome[Any], inputs: Mapping[str, Any]) -> Outcome[Any]:
+def _finished(
+    connection: Connection, outcome: Outcome[Any], inputs: Mapping[str, Any], settle: Settle
+) -> Generator[Any, Any, Outcome[Any]]:
     """The outcome the caller gets: a success as the connection serializes it (its result what
-    the door sends), a failure with its errors transformed."""
+    the door sends), a failure with its errors transformed. Its functions may be async, as in
+    `_prepared_inputs`."""
     try:
         if outcome.is_failure():
             if not connection.errors:
                 return outcome
             errors = outcome.errors
             for transform in connection.errors:
-                errors = list(transform(errors))
+                value = transform(errors)
+                errors = list((yield partial(settle, value)) if _awaitable(value) else value)
             if not errors or not all(isinstance(error, FoobaraError) for error in errors):
                 raise TypeError("an errors transformer must return at least one FoobaraError")
             return Outcome.failure(errors)
         if connection.result is None and not connection.aggregate:
             return outcome
+        plan = connection.result
+        if plan is not None and plan.functions:
+            result = outcome.result
+            for function in plan.functions:
+                result = function(result)
+                if _awaitable(result):
+                    result = yield partial(settle, result)
+            outcome = Outcome(result)
         return Outcome(_body(connection, outcome))
     except Exception as exc:
         return _unknown(connection, exc, inputs)
@@ -754,11 +796,6 @@ def _finished(connection: Connection, outcome: Outcome[Any], inputs: Mapping[str
 
 def _body(connection: Connection, outcome: Outcome[Any]) -> Any:
     plan = connection.result
-    if plan is not None and plan.functions:
-        result = outcome.result
-        for function in plan.functions:
-            result = function(result)
-        outcome = Outcome(result)
     body = serialize(outcome)
     if connection.aggregate:
         body = _inlined(outcome.result, body, ())
@@ -815,48 +852,28 @@ def _unknown(connection: Connection, exc: Exception, inputs: Mapping[str, Any]) 
     """An exception that escaped a run (a mistake in the use of the framework, such as an invalid
     result): logged here, and a failed outcome that says nothing of it to the caller, unless
     the connection captures unknown errors: then its message (the inputs' secrets filtered) and
-    its class."""
-    logger.error("Unexpected error running %s", connection.full_name, exc_info=exc)
-    if not connection.capture_unknown_error:
-        return Outcome.failure([FoobaraError("unknown_error", "Unexpected error", context={})])
+    its class. The log has the traceback, with the inputs' secrets filtered there too."""
+    secrets = lifecycle.input_secrets(connection.command, inputs)
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     try:
-        message = str(exc) or name
+        message = lifecycle.filtered(str(exc) or name, secrets)
     except Exception:  # an exception whose __str__ raises
         message = name
-    for secret in sorted(_secrets_in(connection.command, inputs), key=len, reverse=True):
-        message = message.replace(secret, FILTERED)
+    if not secrets:
+        logger.error("Unexpected error running %s", connection.full_name, exc_info=exc)
+    elif logger.isEnabledFor(logging.ERROR):
+        # Not the exception itself (a handler would write its text, or send it on): its class and
+        # message as the message, and its traceback filtered as the record's formatted traceback.
+        what = "Unexpected error running %s (%s: %s)"
+        record = logger.makeRecord(
+            logger.name, logging.ERROR, __file__, 0, what, (connection.full_name, name, message), None
+        )
+        record.exc_text = lifecycle.filtered("".join(traceback.format_exception(exc)).rstrip(), secrets)
+        logger.handle(record)
+    if not connection.capture_unknown_error:
+        return Outcome.failure([FoobaraError("unknown_error", "Unexpected error", context={})])
     return Outcome.failure([FoobaraError("unknown_error", message, context={"exception_class": name})])
-
-
-def _secrets_in(command: CommandClass, inputs: Mapping[str, Any]) -> list[str]:
-    """The texts of the inputs that a type declares sensitive (every text under an attribute that
-    holds a secret anywhere), to keep them out of an error message."""
-    node = command.spec.inputs_node
-    found: list[str] = []
-    for name, value in inputs.items():
-        spec = node.field_named(name) if node is not None else None
-        if spec is not None and holds_secret(spec.node):
-            _texts(value, found)
-    return [text for text in found if text]
-
-
-def _texts(value: Any, found: list[str]) -> None:
-    if isinstance(value, str):
-        found.append(value)
-    elif isinstance(value, SecretStr):
-        found.append(value.get_secret_value())
-    elif isinstance(value, SecretBytes):
-        found.append(value.get_secret_value().decode("utf-8", "replace"))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            _texts(item, found)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            _texts(item, found)
-    elif value is not None and not isinstance(value, (bool, int, float)):
-        found.append(str(value))
 
 
 # --- the manifest ----------------------------------------------------------------------------
@@ -973,14 +990,25 @@ def _without_properties(schema: dict[str, Any], drop: Callable[[str], bool]) -> 
     return ours
 
 
-def _object_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
-    """The object a result schema describes (a record's schema is its key or its attributes)."""
-    if schema.get("type") == "object":
+def _result_without(schema: dict[str, Any], drop: Callable[[str], bool]) -> dict[str, Any]:
+    """A result schema less some attributes: those of its object (which may be null), or of a
+    record's attributes (its schema is its key or its attributes; a result is written as its
+    attributes). A root that refers to a type (a record's, referring to itself) is that type,
+    which stays whole in `$defs` for the references to it."""
+    defs = schema.get("$defs")
+    ref = schema.get("$ref")
+    target = schema
+    if isinstance(ref, str) and defs is not None and ref.removeprefix("#/$defs/") in defs:
+        target = defs[ref.removeprefix("#/$defs/")]
+    found = next((m for m in target.get("anyOf", ()) if _is_object(m)), None) if not _is_object(target) else target
+    if found is None:
         return schema
-    for member in schema.get("anyOf", ()):
-        if isinstance(member, dict) and member.get("type") == "object":
-            return {**member, **({"$defs": schema["$defs"]} if "$defs" in schema else {})}
-    return None
+    return _without_properties({**found, **({"$defs": defs} if defs is not None else {})}, drop)
+
+
+def _is_object(schema: Any) -> bool:
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    return kind == "object" or (isinstance(kind, list) and "object" in kind)
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -1013,8 +1041,14 @@ def _attribute_names(node: Any) -> list[str]:
     return list(node.fields) if node is not None and node.fields is not None else []
 
 
-def _names(given: Any, names: list[str], command: CommandClass, option: str) -> list[str]:
+def _names(
+    given: Any, names: list[str], command: CommandClass, option: str, sent: Mapping[str, str] | None = None
+) -> list[str]:
+    """The attributes named, by their names; `sent` (name to alias) lets an alias name one too."""
     listed: list[str] = [given] if isinstance(given, str) else [str(name) for name in given]
+    if sent:
+        by_alias = {alias: name for name, alias in sent.items()}
+        listed = [name if name in names else by_alias.get(name, name) for name in listed]
     unknown = [name for name in listed if name not in names]
     if unknown:
         raise ValueError(
