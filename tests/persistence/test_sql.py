@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -475,16 +476,22 @@ def test_a_connection_lost_in_a_transaction_is_unavailable_and_loses_nothing_com
     store.close()
 
 
-def store_connections(url: str) -> int:
-    """Connections to the test's database, other than the one asking."""
+def store_connections(url: str, *, settled: int | None = None) -> int:
+    """Connections to the test's database, other than the one asking. With `settled`, asked again
+    (for up to 10 s) until there are that many: a closed connection's backend process leaves
+    pg_stat_activity a moment after the client has hung up."""
     import psycopg
 
+    deadline = time.monotonic() + 10
     with psycopg.connect(url, autocommit=True) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+        while True:
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+            assert row is not None
+            if settled is None or row[0] == settled or time.monotonic() > deadline:
+                return int(row[0])
+            time.sleep(0.02)
 
 
 def test_closing_a_store_closes_the_connections_it_kept_between_sessions(postgres_database: str) -> None:
@@ -496,7 +503,7 @@ def test_closing_a_store_closes_the_connections_it_kept_between_sessions(postgre
     second.rollback()
     assert store_connections(postgres_database) >= 1
     store.close()
-    assert store_connections(postgres_database) == 0
+    assert store_connections(postgres_database, settled=0) == 0
     assert value_of(store, key) == 1  # a closed store connects again when used
     store.close()
 
@@ -508,7 +515,7 @@ def test_a_session_that_ends_after_its_store_closed_gives_its_connection_back(po
     session.get_many(COUNTER, [key])
     store.close()
     session.commit()
-    assert store_connections(postgres_database) == 0
+    assert store_connections(postgres_database, settled=0) == 0
 
 
 # --------------------------------------------------------------------------------------------
