@@ -7,6 +7,7 @@ import multiprocessing
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pydantic import BaseModel
@@ -115,3 +116,17 @@ async def test_a_forked_child_runs_sync_commands_with_threads_of_its_own() -> No
     child.start()
     child.join(10)
     assert results.get(timeout=1) == 0
+
+
+def test_calls_finishing_together_on_several_loops_each_get_their_own_result() -> None:
+    """Finished calls share one wake-up of their loop: none may be lost or reach another loop."""
+
+    def on_a_loop(offset: int) -> list[int]:
+        async def calls() -> list[int]:
+            return list(await asyncio.gather(*(run_in_thread(lambda n=n: n + offset) for n in range(300))))
+
+        return asyncio.run(calls())
+
+    with ThreadPoolExecutor(4) as loops:
+        results = list(loops.map(on_a_loop, [0, 1000, 2000, 3000]))
+    assert results == [[n + offset for n in range(300)] for offset in (0, 1000, 2000, 3000)]
