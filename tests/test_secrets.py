@@ -171,3 +171,23 @@ def test_an_exception_quoting_a_secret_input_is_an_execution_error_without_it() 
     assert outcome.errors[0].context == {"exception_class": "RuntimeError"}
     shown = everything_shown(outcome)
     assert all(secret not in shown for secret in (SECRET, "pin-4711", "key-0815"))
+
+
+class Safe(BaseModel):
+    owner: str
+    combination: Annotated[int, Sensitive]
+
+
+def test_an_exception_quoting_a_secret_number_is_an_execution_error_without_it() -> None:
+    """A sensitive number, sent as a number or as text that casts to another text ("0042" is
+    42), is filtered where it stands alone: other numbers are left as they are."""
+
+    class Cracked(Command[Safe, int]):
+        def execute(self) -> int:
+            raise RuntimeError(f"{self.inputs.owner}'s safe opened with {self.inputs.combination}, at 17:{7}0")
+
+    for sent in (7, "07"):
+        outcome = Cracked.run(owner="ada", combination=sent)
+        assert outcome.errors[0].message == "ada's safe opened with [FILTERED], at 17:70"
+    big = Cracked.run(owner="ada", combination=123456789)
+    assert big.errors[0].message == "ada's safe opened with [FILTERED], at 17:70"

@@ -23,8 +23,10 @@ import asyncio
 import inspect
 import logging
 import random
+import re
 import sys
 import time
+import traceback
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,7 +35,7 @@ from operator import methodcaller
 from types import CoroutineType, FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import SecretBytes, SecretStr, ValidationError
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 
 from . import transactions
 from .errors import FoobaraError, FrameworkUsageError
@@ -829,11 +831,13 @@ def _guarded(command: Any, transition: Transition, instruction: Any) -> Generato
         pass
     except Exception as exc:
         if transition is Transition.SUCCEED:
-            logger.error(
+            log_exception(
+                logger,
+                exc,
+                _secrets_of(command),
                 "%s: a callback of its succeed transition raised %s after the run succeeded",
                 type(command).full_name(),
                 type(exc).__name__,
-                exc_info=exc,
             )
         else:
             command._record(_execution_error_of(command, exc))
@@ -886,12 +890,7 @@ def execution_error(exc: BaseException, secrets: Sequence[str] = ()) -> FoobaraE
         return to_foobara_error()  # type: ignore[no-any-return]
     if isinstance(exc, RuntimeError) and isinstance(exc.__cause__, StopIteration):
         exc = exc.__cause__  # an async def that raised StopIteration
-    kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    try:
-        message = filtered(str(exc) or name, secrets)
-    except Exception:  # an exception whose __str__ raises
-        message = name
+    name, message = exception_text(exc, secrets)
     return FoobaraError(
         symbol="execution_error",
         message=message,
@@ -903,20 +902,30 @@ def execution_error(exc: BaseException, secrets: Sequence[str] = ()) -> FoobaraE
 
 def _execution_error_of(command: Any, exc: BaseException) -> FoobaraError:
     """`execution_error` of an exception from the run's code, the secrets of its inputs filtered."""
-    return execution_error(exc, input_secrets(type(command), getattr(command, "raw_inputs", None) or {}))
+    return execution_error(exc, _secrets_of(command))
 
 
-def input_secrets(cls: type[CommandBase[Any, Any]], inputs: Mapping[str, Any]) -> list[str]:
-    """The texts of `inputs` that the command's types declare sensitive (every text under an
-    attribute that holds a secret anywhere), longest first, to keep out of a message or a log."""
+def _secrets_of(command: Any) -> list[str]:
+    """The secrets of a run's inputs, as sent and as cast (a pin sent as "0042" is quoted as 42)."""
+    return input_secrets(type(command), getattr(command, "raw_inputs", None) or {}, getattr(command, "inputs", None))
+
+
+def input_secrets(cls: type[CommandBase[Any, Any]], *inputs: Any) -> list[str]:
+    """The texts of `inputs` (what was sent, the inputs as cast: mappings or models) that the
+    command's types declare sensitive (every text or number under an attribute that holds a
+    secret anywhere), longest first, to keep out of a message or a log."""
     node = cls.spec.inputs_node
     found: list[str] = []
-    if node is None or not isinstance(inputs, Mapping):
+    if node is None:
         return found
-    for name, value in inputs.items():
-        spec = node.field_named(name)
-        if spec is not None and holds_secret(spec.node):
-            _texts(value, found)
+    for given in inputs:
+        values = given.__dict__ if isinstance(given, BaseModel) else given
+        if not isinstance(values, Mapping):
+            continue
+        for name, value in values.items():
+            spec = node.field_named(name)
+            if spec is not None and holds_secret(spec.node):
+                _texts(value, found)
     return sorted({text for text in found if text}, key=len, reverse=True)
 
 
@@ -927,21 +936,57 @@ def _texts(value: Any, found: list[str]) -> None:
         found.append(value.get_secret_value())
     elif isinstance(value, SecretBytes):
         found.append(value.get_secret_value().decode("utf-8", "replace"))
+    elif isinstance(value, BaseModel):
+        _texts(value.__dict__, found)
     elif isinstance(value, Mapping):
         for item in value.values():
             _texts(item, found)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
             _texts(item, found)
-    elif value is not None and not isinstance(value, (bool, int, float)):
-        found.append(str(value))
+    elif value is not None and not isinstance(value, bool):
+        found.append(str(value))  # a number too: a sensitive pin
+
+
+_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?")
 
 
 def filtered(text: str, secrets: Sequence[str]) -> str:
-    """`text` with each of `secrets` (longest first) replaced by [FILTERED]."""
+    """`text` with each of `secrets` (longest first) replaced by [FILTERED]. A number is replaced
+    where it stands alone: a pin of 7 leaves 17 as it is."""
     for secret in secrets:
-        text = text.replace(secret, FILTERED)
+        if _NUMBER.fullmatch(secret):
+            text = re.sub(rf"(?<![0-9.]){re.escape(secret)}(?![0-9]|\.[0-9])", FILTERED, text)
+        else:
+            text = text.replace(secret, FILTERED)
     return text
+
+
+def exception_text(exc: BaseException, secrets: Sequence[str]) -> tuple[str, str]:
+    """An exception's class name (with its module unless a builtin) and its message, `secrets`
+    filtered (the class name when it has no message, or one that cannot be written)."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    try:
+        return name, filtered(str(exc) or name, secrets)
+    except Exception:  # an exception whose __str__ raises
+        return name, name
+
+
+def log_exception(log: logging.Logger, exc: BaseException, secrets: Sequence[str], what: str, *args: Any) -> None:
+    """Log `what % args` as an error, followed by the exception's class and message: with its
+    traceback as `exc_info` when no secret was given, else (a handler would write its text,
+    or send it on) with its traceback filtered as the record's formatted traceback."""
+    if not log.isEnabledFor(logging.ERROR):
+        return
+    name, message = exception_text(exc, secrets)
+    what = f"{what} (%s: %s)"
+    if not secrets:
+        log.error(what, *args, name, message, exc_info=exc, stacklevel=2)
+        return
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, what, (*args, name, message), None)
+    record.exc_text = filtered("".join(traceback.format_exception(exc)).rstrip(), secrets)
+    log.handle(record)
 
 
 def _rollback_failed(problems: list[Exception]) -> FoobaraError:

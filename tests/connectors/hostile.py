@@ -12,7 +12,10 @@ from foobara_py import Command, Domain, Organization, Sensitive
 from foobara_py.connectors import Call, Connector, ConnectorRequest, current_user
 
 # Every secret the tests send or the commands hold: none may reach a client or a log line.
-SECRETS = ("hunter2-password", "s3cret-pin-9876", "key-0123456789abcdef", "token-of-hunter2", "default-secret-xyz")
+SECRETS = (
+    "hunter2-password", "s3cret-pin-9876", "key-0123456789abcdef", "token-of-hunter2", "default-secret-xyz", "55119731"
+)  # fmt: skip
+PIN = 55119731  # a secret number: sent as a number (JSON) or as text (a flag, `--pin=055119731`)
 # Bearer-token-of-ann: the credential an authenticator that raises was reading.
 CREDENTIAL = "Bearer-token-of-ann"
 
@@ -58,6 +61,27 @@ class Crash(Command[Credentials, str]):
 
 
 @vault.command
+class Jammed(Command[Credentials, str]):
+    """Raises with the secrets it was given in its message."""
+
+    def execute(self) -> str:
+        raise RuntimeError(f"the vault rejected {self.inputs.password} with pin {self.inputs.pin}")
+
+
+@vault.command
+class Receipt(Command[Credentials, str]):
+    """Succeeds; a callback of its succeed transition then raises with the secrets (logged)."""
+
+    def execute(self) -> str:
+        return "signed in"
+
+
+@Receipt.after("succeed")
+def print_receipt(command: Receipt, transition: Any) -> None:
+    raise RuntimeError(f"no paper for {command.inputs.password}, pin {command.inputs.pin}")
+
+
+@vault.command
 class Hidden(Command[Credentials, str]):
     """Registered, never connected."""
 
@@ -71,6 +95,7 @@ RUNS: list[str] = []  # the commands that ran in this process, with their user
 class Note(BaseModel):
     text: str = ""
     password: Annotated[str, Sensitive] = ""
+    pin: Annotated[int, Sensitive] = 0
 
 
 @vault.command
@@ -105,12 +130,12 @@ def raising_authenticator(request: ConnectorRequest) -> Any:
 
 
 def raising_rule(call: Call, user: Any) -> bool:
-    raise RuntimeError("rule crashed")
+    raise RuntimeError(f"rule crashed reading {call.inputs.password} and {call.inputs.pin}")
 
 
 def connector() -> Connector:
     """What the doors serve: Hidden is registered and never connected."""
-    found = Connector(SignIn, LeakySession, Crash)
+    found = Connector(SignIn, LeakySession, Crash, Jammed, Receipt)
     found.connect(WhoAmI, authenticator=raising_authenticator, requires_auth=True)
     found.connect(MaybeWhoAmI, authenticator=raising_authenticator, authentication_optional=True)
     found.connect(Ruled, allow_if=raising_rule)

@@ -91,3 +91,15 @@ class Add(Command[Empty, int]):
 
     def execute(self) -> int:
         return 0
+
+
+class Name(BaseModel):
+    name: str
+
+
+@tools.command
+class Grüße(Command[Name, str]):  # a name outside ASCII: its MCP tool name escapes it
+    """Greets, in German."""
+
+    def execute(self) -> str:
+        return f"Grüß Gott, {self.inputs.name}"

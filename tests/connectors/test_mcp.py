@@ -44,7 +44,7 @@ from foobara_py.connectors.mcp import serve_stdio
 from tests import acme
 from tests.connectors import sample
 
-serve_stdio(Connector(acme.math, sample.AsyncThreadName, sample.ThreadName, sample.SignIn))
+serve_stdio(Connector(acme.math, sample.AsyncThreadName, sample.ThreadName, sample.SignIn, sample.Grüße))
 """
 CHILD_ENV = {"PYTHONPATH": os.pathsep.join([str(SOURCE), str(ROOT)])}
 
@@ -56,11 +56,12 @@ TOOLS = [
     "ConnectorTests.Tools.AsyncThreadName",
     "ConnectorTests.Tools.ThreadName",
     "ConnectorTests.Tools.SignIn",
+    "ConnectorTests.Tools.Gr-u00FC--u00DF-e",  # ConnectorTests::Tools::Grüße
 ]
 
 
 def connector() -> Connector:
-    return Connector(acme.math, sample.AsyncThreadName, sample.ThreadName, sample.SignIn)
+    return Connector(acme.math, sample.AsyncThreadName, sample.ThreadName, sample.SignIn, sample.Grüße)
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +102,23 @@ def ruby_call(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
 def test_tool_names_are_valid_and_round_trip() -> None:
     names = [command.full_name() for command in registry.current().commands()]
     assert "Acme::Math::Add" in names and tool_name("Acme::Math::Add") == "Acme.Math.Add"
-    for name in names:
+    assert "ConnectorTests::Tools::Grüße" in names
+    for name in [*names, "Ünter::_\U0001d518nicode9", "A::B::Ω_ω", "Odd.name::with-dash:colon"]:
         assert TOOL_NAME_REGEX.fullmatch(tool_name(name)), name
         assert command_name(tool_name(name)) == name
+    assert command_name("Acme::Math::Add") == "Acme::Math::Add"  # a name in `::` form stays as it is
+    assert command_name("Gr-u00fc--uZZ-e") == "Gr-u00fc--uZZ-e"  # not an escape: no command has it
+
+
+async def test_a_command_named_outside_ascii_is_a_tool_with_a_valid_name(transport: str, mcp_url: str) -> None:
+    async with session(transport, mcp_url) as client:
+        [tool] = [tool for tool in (await client.list_tools()).tools if "Gr" in tool.name]
+        assert tool.name == "ConnectorTests.Tools.Gr-u00FC--u00DF-e"
+        assert TOOL_NAME_REGEX.fullmatch(tool.name)
+        result = await client.call_tool(tool.name, {"name": "Ada"})
+        assert not result.is_error and text_json(result) == "Grüß Gott, Ada"
+        # As Ruby's connector takes a command's own name, a call may name it as it is too.
+        assert text_json(await client.call_tool("ConnectorTests::Tools::Grüße", {"name": "Bo"})) == "Grüß Gott, Bo"
 
 
 async def test_tools_are_the_connected_commands_with_their_schemas(transport: str, mcp_url: str) -> None:

@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from foobara_py.connectors.mcp import tool_name
 from tests import acme
 from tests.connectors import hostile
 from tests.connectors.serving import serve
+from tests.servers import free_port
 
 JSON = "application/json"
 ROOT = Path(__file__).parents[2]
@@ -339,8 +341,8 @@ async def test_no_traceback_over_mcp(transport: str, url: str) -> None:
             assert "Traceback" not in text and "crashed" not in text
 
 
-def test_foobara_mcp_logs_one_line_per_failure_on_stderr() -> None:
-    """`foobara mcp`'s stderr is the agent host's log: a line per failure, no traceback."""
+def mcp_over_stdio(calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[dict[str, Any]], str]:
+    """`foobara mcp` as an agent host runs it: each call's JSON-RPC answer, and all of stderr."""
     process = subprocess.Popen(
         [sys.executable, "-m", "foobara_py", "mcp", MODULE],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV,
@@ -357,19 +359,25 @@ def test_foobara_mcp_logs_one_line_per_failure_on_stderr() -> None:
     assert "result" in json.loads(process.stdout.readline())
     send({"jsonrpc": "2.0", "method": "notifications/initialized"})
     answers = []
-    for i, (name, inputs, *_) in enumerate(FAILURES, start=1):
+    for i, (name, inputs) in enumerate(calls, start=1):
         params = {"name": tool_name(f"SecurityTests::Vault::{name}"), "arguments": inputs}
         send({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": params})
-        answers.append(process.stdout.readline())
+        answers.append(json.loads(process.stdout.readline()))
     process.stdin.close()
     stderr = process.stderr.read()
     assert process.wait(30) == 0, stderr
     process.stdout.close()
     process.stderr.close()
-    assert [json.loads(answer)["result"]["isError"] for answer in answers] == [True] * len(FAILURES)
+    return answers, stderr
+
+
+def test_foobara_mcp_logs_one_line_per_failure_on_stderr() -> None:
+    """`foobara mcp`'s stderr is the agent host's log: a line per failure, no traceback."""
+    answers, stderr = mcp_over_stdio([(name, inputs) for name, inputs, *_ in FAILURES])
+    assert [answer["result"]["isError"] for answer in answers] == [True] * len(FAILURES)
     assert "Traceback" not in stderr
     assert "Unexpected error running SecurityTests::Vault::LeakySession" in stderr
-    assert_no_secret("".join(answers) + stderr, "foobara mcp's output")
+    assert_no_secret(json.dumps(answers) + stderr, "foobara mcp's output")
 
 
 # --- 4. secrets never leave ------------------------------------------------------------------
@@ -453,3 +461,70 @@ def test_secrets_never_reach_the_command_lines_output() -> None:
         completed = foobara(*args)
         assert completed.returncode == 0, completed
         assert_no_secret(completed.stdout + completed.stderr, " ".join(args))
+
+
+# Code that raises with the secrets it was given in its message, and what stderr says of each.
+CREDENTIALS = {"username": "ann", "password": "hunter2-password", "pin": hostile.PIN}
+RAISING: list[tuple[str, dict[str, Any], str]] = [
+    ("Jammed", CREDENTIALS, "the vault rejected [FILTERED] with pin [FILTERED]"),  # execute raises
+    ("LeakySession", CREDENTIALS, "Unexpected error running SecurityTests::Vault::LeakySession"),  # result does not fit
+    ("Ruled", {"password": "hunter2-password", "pin": hostile.PIN}, "(RuntimeError: rule crashed reading [FILTERED]"),
+    ("Receipt", CREDENTIALS, "a callback of its succeed transition raised RuntimeError"),  # logged after the run
+]
+
+
+@pytest.mark.parametrize(("name", "inputs", "said"), RAISING, ids=[name for name, *_ in RAISING])
+def test_a_secret_in_an_exceptions_text_never_reaches_the_command_lines_stderr(
+    name: str, inputs: dict[str, Any], said: str
+) -> None:
+    # As flags the pin is text, and not the text its message quotes: `055119731` is 55119731.
+    flags = [f"--{key}={value if key != 'pin' else f'0{value}'}" for key, value in inputs.items()]
+    for fmt in ([], ["-f", "json"]):
+        completed = foobara("run", *fmt, MODULE, name, *flags)
+        assert said in completed.stderr, completed.stderr
+        assert "Traceback" not in completed.stderr
+        assert_no_secret(completed.stdout + completed.stderr, f"foobara run {name}")
+
+
+def test_a_secret_in_an_exceptions_text_never_reaches_foobara_mcps_stderr() -> None:
+    answers, stderr = mcp_over_stdio([(name, inputs) for name, inputs, _ in RAISING])
+    assert [answer["result"]["isError"] for answer in answers] == [True, True, True, False]
+    assert "[FILTERED]" in json.dumps(answers[0])  # execute's message, as the agent gets it
+    for _, _, said in RAISING:
+        assert said in stderr or said in json.dumps(answers), said
+    assert "Traceback" not in stderr
+    assert_no_secret(json.dumps(answers) + stderr, "foobara mcp's output")
+
+
+def test_a_secret_in_an_exceptions_text_never_reaches_foobara_serves_stderr() -> None:
+    """The server's log on a terminal: one line per failure, the credential an authenticator
+    was reading and the secrets quoted by what raised left out."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "foobara_py", "serve", MODULE, "--port", str(port)],
+        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/list", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, "foobara serve did not start"
+                time.sleep(0.1)
+        headers = {"authorization": hostile.CREDENTIAL}
+        statuses = [
+            httpx.post(f"{base}/run/SecurityTests::Vault::{name}", json=inputs, headers=headers).status_code
+            for name, inputs in [*[(name, inputs) for name, inputs, _ in RAISING], ("WhoAmI", {})]
+        ]
+        assert statuses == [500, 500, 500, 200, 401]
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert "foobara: Authenticator raised for SecurityTests::Vault::WhoAmI (RuntimeError)" in stderr
+    assert "(RuntimeError: rule crashed reading [FILTERED] and [FILTERED])" in stderr
+    assert "Traceback" not in stderr
+    assert hostile.CREDENTIAL not in stderr
+    assert_no_secret(stderr, "foobara serve's stderr")

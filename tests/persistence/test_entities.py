@@ -692,3 +692,63 @@ def test_criteria_are_read_as_the_attributes_type() -> None:
         assert [b.title for b in Book.find_all_by(copies="3")] == ["Three"]
         with pytest.raises(persistence.InvalidRecordError, match="Cannot look for 'abc'"):
             Book.find_by(copies="abc")
+
+
+# --------------------------------------------------------------------------------------------
+# Records that refer to themselves
+
+
+class Pal(Entity):
+    """An entity whose associations are to its own kind."""
+
+    id: int | None = None
+    name: str
+    best: Pal | None = None
+    pals: list[Pal] = []
+
+
+def test_a_record_may_refer_to_itself_and_round_trips_through_the_store() -> None:
+    with transaction():
+        first = Pal.create(name="first")
+        second = Pal.create(name="second")
+        first.pals = [first, second]
+        first.best = first
+        second.best = first
+    with transaction():
+        loaded = Pal.load(first.id)
+        assert [pal.name for pal in loaded.pals] == ["first", "second"]
+        assert loaded.pals[0] is loaded and loaded.best is loaded
+        assert loaded.pals[1].best is loaded
+
+
+def test_a_records_repr_shows_the_records_it_refers_to_by_key() -> None:
+    with transaction():
+        first = Pal.create(name="first")
+        second = Pal.create(name="second", best=first)
+        first.best = second  # a cycle without a list between: repr followed it forever
+        first.pals = [first, second]
+        assert repr(first) == (
+            f"Pal(id={first.id}, name='first', best=<Pal {second.id}>, pals=[<Pal {first.id}>, <Pal {second.id}>])"
+        )
+        assert str(second) == f"id={second.id} name='second' best=<Pal {first.id}> pals=[]"
+
+
+def test_an_assignment_that_does_not_fit_a_record_in_a_cycle_is_an_invalid_record() -> None:
+    class Befriend(Command[None, None]):
+        depends_on_entities = (Pal,)
+
+        def execute(self) -> None:
+            first = Pal.create(name="first")
+            second = Pal.create(name="second", best=first)
+            first.best = second
+            first.pals = [first, {"name": ["not", "a", "name"], "best": first}, 2.5]
+
+    outcome = Befriend.run()
+    assert outcome.error_keys == ["runtime.invalid_record"]
+    assert [error["key"] for error in outcome.errors[0].context["errors"]] == [
+        "data.pals.1.name.cannot_cast",
+        "data.pals.2.cannot_cast",
+    ]
+    assert outcome.errors[0].message.startswith("Invalid Pal: At pals.1.name: Cannot cast")
+    with transaction():
+        assert Pal.count() == 0

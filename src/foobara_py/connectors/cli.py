@@ -598,10 +598,16 @@ def _quiet_logging() -> None:
 
 
 class _OneLine(logging.Formatter):
+    """A record as one line. An exception's text is never written (a sensitive input may be in
+    it): what logs one says what it may show in its message, secrets filtered; the line adds
+    only the exception's class, when the message does not name it."""
+
     def format(self, record: logging.LogRecord) -> str:
+        line = f"foobara: {record.getMessage()}"
         exc = record.exc_info[1] if record.exc_info else None
-        cause = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
-        return f"foobara: {record.getMessage()}{cause}"
+        if exc is not None and type(exc).__name__ not in line:
+            line += f" ({type(exc).__name__})"
+        return line
 
 
 def _mcp(args: Sequence[str]) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import traceback
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -712,7 +711,7 @@ def _check_rules(command: Any) -> Generator[Any, Any, None]:
             answer = yield decide if is_async else partial(_decided, decide)  # async rules for sync commands too
             allowed, explanation = answer if isinstance(answer, tuple) else (answer, None)
         except Exception as exc:  # a rule that cannot decide refuses (and says why only in the log)
-            command.add_error(_unknown(connection, exc, running.inputs).errors[0])
+            command.add_error(_unknown(connection, exc, running.inputs, call.inputs).errors[0])
             return
         if allowed:
             return
@@ -848,31 +847,17 @@ def _result_plan(command: CommandClass, option: Any) -> ResultPlan | None:
 # --- unknown errors --------------------------------------------------------------------------
 
 
-def _unknown(connection: Connection, exc: Exception, inputs: Mapping[str, Any]) -> Outcome[Any]:
+def _unknown(connection: Connection, exc: Exception, inputs: Mapping[str, Any], cast: Any = None) -> Outcome[Any]:
     """An exception that escaped a run (a mistake in the use of the framework, such as an invalid
     result): logged here, and a failed outcome that says nothing of it to the caller, unless
     the connection captures unknown errors: then its message (the inputs' secrets filtered) and
-    its class. The log has the traceback, with the inputs' secrets filtered there too."""
-    secrets = lifecycle.input_secrets(connection.command, inputs)
-    kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    try:
-        message = lifecycle.filtered(str(exc) or name, secrets)
-    except Exception:  # an exception whose __str__ raises
-        message = name
-    if not secrets:
-        logger.error("Unexpected error running %s", connection.full_name, exc_info=exc)
-    elif logger.isEnabledFor(logging.ERROR):
-        # Not the exception itself (a handler would write its text, or send it on): its class and
-        # message as the message, and its traceback filtered as the record's formatted traceback.
-        what = "Unexpected error running %s (%s: %s)"
-        record = logger.makeRecord(
-            logger.name, logging.ERROR, __file__, 0, what, (connection.full_name, name, message), None
-        )
-        record.exc_text = lifecycle.filtered("".join(traceback.format_exception(exc)).rstrip(), secrets)
-        logger.handle(record)
+    its class. The log has the traceback, with the inputs' secrets filtered there too. `cast`:
+    the inputs as the command cast them, when it did."""
+    secrets = lifecycle.input_secrets(connection.command, inputs, cast)
+    lifecycle.log_exception(logger, exc, secrets, "Unexpected error running %s", connection.full_name)
     if not connection.capture_unknown_error:
         return Outcome.failure([FoobaraError("unknown_error", "Unexpected error", context={})])
+    name, message = lifecycle.exception_text(exc, secrets)
     return Outcome.failure([FoobaraError("unknown_error", message, context={"exception_class": name})])
 
 

@@ -4,10 +4,13 @@ over stdio (`serve_stdio`) or streamable HTTP (`mcp_app`, an ASGI app to mount a
 Tool names. MCP tool names may hold only `A-Z a-z 0-9 _ - .` (1 to 128 characters: SEP-986, which
 the SDK checks), so `::` cannot pass. A tool is named by the command's full name with each `::`
 written as `.`: `Acme::Math::Add` is the tool `Acme.Math.Add` (the spelling `foobara_py.schema`
-gives registered types under `$defs`). The mapping is reversible because a Foobara name never holds
-a `.` (its parts are identifiers); `tool_name` and `command_name` are the two directions. A call
-may also name a command as Ruby's MCP connector does (`Acme::Math::Add`, or an unambiguous end of
-it such as `Add`): the connector's `find` resolves those.
+gives registered types under `$defs`). A command's class name may hold letters outside ASCII (a
+Python identifier: `Grüße`): each character other than `A-Z a-z 0-9 _` is written `-uXXXX-`, its
+code point in (at least four) upper-case hex digits: `Grüße` is `Gr-u00FC--u00DF-e`. The mapping is
+reversible because a Foobara name never holds a `-` or a `.`; `tool_name` and `command_name` are
+the two directions. A call may also name a command as Ruby's MCP connector does
+(`Acme::Math::Add`, or an unambiguous end of it such as `Add`): the connector's `find` resolves
+those.
 
 A tool is its connection: its input schema what the connection lets a caller send (an input its
 transformers leave out, reject or set is not there, and is refused if sent), its output schema what
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -52,14 +56,30 @@ INSTRUCTIONS = (
 )
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_]+")
+_ESCAPED = re.compile(r"-u([0-9A-F]{4,6})-")
+
+
 def tool_name(full_name: str) -> str:
-    """`Acme::Math::Add` -> `Acme.Math.Add`: a name MCP allows."""
-    return full_name.replace("::", ".")
+    """`Acme::Math::Add` -> `Acme.Math.Add`, `Grüße` -> `Gr-u00FC--u00DF-e`: a name MCP allows."""
+    return ".".join(part if _PLAIN.fullmatch(part) else _escaped(part) for part in full_name.split("::"))
+
+
+def _escaped(part: str) -> str:
+    return "".join(c if _PLAIN.fullmatch(c) else f"-u{ord(c):04X}-" for c in part)
 
 
 def command_name(name: str) -> str:
-    """`Acme.Math.Add` -> `Acme::Math::Add` (a name already in `::` form is left as it is)."""
-    return name.replace(".", "::")
+    """`Acme.Math.Add` -> `Acme::Math::Add`, `Gr-u00FC--u00DF-e` -> `Grüße` (a name already in
+    `::` form is left as it is)."""
+    if "-" not in name:
+        return name.replace(".", "::")
+    return "::".join(_ESCAPED.sub(_unescaped, part) for part in name.split("."))
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    code = int(match[1], 16)
+    return chr(code) if code <= 0x10FFFF else match[0]
 
 
 def mcp_server(connector: Connector) -> Server[Any]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Union, get_args, get_origin
 
@@ -210,9 +211,33 @@ class Entity(Model):
         try:
             super().__setattr__(name, value)
         except ValidationError as error:
-            raise InvalidRecordError.of(type(self), {name: value}, error) from None
+            if not any(e["type"] == "recursion_loop" for e in error.errors(include_url=False)):
+                raise InvalidRecordError.of(type(self), {name: value}, error) from None
+            self._assign_referring_to_itself(name, value)
         if state is not None and state.unit is not None and state.persisted:
             state.unit.dirty[id(self)] = self
+
+    def _assign_referring_to_itself(self, name: str, value: Any) -> None:
+        """An assignment whose value holds this record (`a.pals = [a, b]`): pydantic refuses it as
+        a cycle, since the record is being validated while it meets it again. Records may refer to
+        themselves: the value is validated against a copy of the record instead, then taken."""
+        stand_in = type(self).__new__(type(self))
+        object.__setattr__(stand_in, "__dict__", dict(self.__dict__))
+        object.__setattr__(stand_in, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        object.__setattr__(stand_in, "__pydantic_extra__", self.__pydantic_extra__)
+        object.__setattr__(stand_in, "__pydantic_private__", self.__pydantic_private__)
+        try:
+            type(self).__pydantic_validator__.validate_assignment(stand_in, name, value)
+        except ValidationError as error:
+            raise InvalidRecordError.of(type(self), {name: value}, error) from None
+        object.__setattr__(self, "__dict__", stand_in.__dict__)
+        object.__setattr__(self, "__pydantic_fields_set__", stand_in.__pydantic_fields_set__)
+
+    def __repr__(self) -> str:
+        return _written(self, super().__repr__)
+
+    def __str__(self) -> str:
+        return _written(self, super().__str__)
 
     def __repr_args__(self) -> Any:
         if not self.is_loaded:
@@ -346,6 +371,23 @@ class Entity(Model):
 
     async def ahard_delete(self) -> None:
         await _async(type(self), "ahard_delete", "delete", self)
+
+
+# Whether a record is being written by repr or str in this thread: records met inside it are
+# written by key, as Ruby's inspect writes them (`<Book 5>`), so that records referring to each
+# other are written once, not followed around their cycle.
+_writing = threading.local()
+
+
+def _written(record: Entity, write: Callable[[], str]) -> str:
+    if getattr(_writing, "active", False):
+        key = record.primary_key
+        return f"<{type(record).__name__} {'new' if key is None else key}>"
+    _writing.active = True
+    try:
+        return write()
+    finally:
+        _writing.active = False
 
 
 def _sync(entity: type[Entity], operation: str, ops: str, *args: Any, **options: Any) -> Any:

@@ -220,6 +220,9 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
     if mutable:  # the row as read must not share what the record's values may change in place
         row = {**row, **{name: copy.deepcopy(row.get(name)) for name in mutable}}
     state = RecordState(unit, True, True, row)
+    # A row that refers to its own record (`pals` holding itself) made a reference to it above:
+    # that instance is the record.
+    known = unit.identity.get((entity, key))
     record = known if known is not None else entity.__new__(entity)
     object.__setattr__(record, "__dict__", values)
     object.__setattr__(record, "__pydantic_fields_set__", set(values))
