@@ -7,7 +7,8 @@ command to a thread and back cost about 40 us of server CPU per HTTP request, mo
 door and the command together; here it costs about 15 us (benchmarks/http_requests.py). A call
 is one queue put, one hand-off to a waiting thread and, back, at most one `call_soon_threadsafe`
 (calls that finish while their loop has not yet woken up share its wake-up: under load, a tenth
-less server CPU per request). It runs in a copy of the caller's context (`current_user()` is seen in the thread, as with `to_thread`).
+less server CPU per request). It runs in a copy of the caller's context (`current_user()` is
+seen in the thread, as with `to_thread`).
 
 The pool starts a thread when a call finds none waiting, up to `MAX_THREADS` (40, the limit
 Starlette's thread pool has through anyio), so that commands that block (on a database, a file)
