@@ -392,28 +392,8 @@ class Connector:
             return Outcome.failure([CommandNotConnectedError(name).to_foobara_error()])
         if connection.plain:
             return _run_sync(connection, inputs or {})
-        request = request or ConnectorRequest()
-        user = None
-        for authenticator in connection.authenticators:
-            try:
-                user = authenticator(request)
-                if inspect.isawaitable(user):
-                    user = asyncio.run(_awaited(user))
-            except Exception as exc:
-                return _authenticator_failed(connection, exc)
-            if user is not None:
-                break
-        if user is None and connection.requires_auth:
-            return _unauthenticated()
-        prepared = lifecycle.drive_sync(_prepared_inputs(connection, inputs or {}, request, _settled))
-        if isinstance(prepared, Outcome):
-            return lifecycle.drive_sync(_finished(connection, prepared, {}, _settled))
-        tokens = _enter(connection, prepared, request, user)
-        try:
-            outcome = _run_sync(connection, prepared)
-        finally:
-            _leave(tokens)
-        return lifecycle.drive_sync(_finished(connection, outcome, prepared, _settled))
+        guarded = _guarded(connection, inputs or {}, request or ConnectorRequest(), _settled, _run_sync)
+        return lifecycle.drive_sync(guarded)
 
     async def arun(
         self, name: str, inputs: Mapping[str, Any] | None = None, request: ConnectorRequest | None = None
@@ -425,28 +405,8 @@ class Connector:
             return Outcome.failure([CommandNotConnectedError(name).to_foobara_error()])
         if connection.plain:
             return await _run_async(connection, inputs or {})
-        request = request or ConnectorRequest()
-        user = None
-        for authenticator in connection.authenticators:
-            try:
-                user = authenticator(request)
-                if inspect.isawaitable(user):
-                    user = await user
-            except Exception as exc:
-                return _authenticator_failed(connection, exc)
-            if user is not None:
-                break
-        if user is None and connection.requires_auth:
-            return _unauthenticated()
-        prepared = await lifecycle.drive_async(_prepared_inputs(connection, inputs or {}, request, _as_is))
-        if isinstance(prepared, Outcome):
-            return await lifecycle.drive_async(_finished(connection, prepared, {}, _as_is))
-        tokens = _enter(connection, prepared, request, user)  # copied into a sync command's worker thread
-        try:
-            outcome = await _run_async(connection, prepared)
-        finally:
-            _leave(tokens)
-        return await lifecycle.drive_async(_finished(connection, outcome, prepared, _as_is))
+        guarded = _guarded(connection, inputs or {}, request or ConnectorRequest(), _as_is, _run_async)
+        return await lifecycle.drive_async(guarded)
 
     # --- describing --------------------------------------------------------------------------
 
@@ -529,6 +489,40 @@ class _Running:
 
 
 _running: ContextVar[_Running | None] = ContextVar("foobara_py_connector_call", default=None)
+
+
+def _guarded(
+    connection: Connection,
+    inputs: Mapping[str, Any],
+    request: ConnectorRequest,
+    settle: Settle,
+    run: Callable[[Connection, Mapping[str, Any]], Any],
+) -> Generator[Any, Any, Outcome[Any]]:
+    """A run through a connection that has something to do around the command: find the user,
+    prepare the inputs, run it (`run`: `_run_sync` or `_run_async`) with the user and the rules
+    in its context, and finish the outcome. One body for `run` and `arun`: a lifecycle driver
+    makes the calls it yields (and awaits them, for `arun`)."""
+    user = None
+    for authenticator in connection.authenticators:
+        try:
+            user = authenticator(request)
+            if _awaitable(user):
+                user = yield partial(settle, user)
+        except Exception as exc:
+            return _authenticator_failed(connection, exc)
+        if user is not None:
+            break
+    if user is None and connection.requires_auth:
+        return _unauthenticated()
+    prepared = yield from _prepared_inputs(connection, inputs, request, settle)
+    if isinstance(prepared, Outcome):
+        return (yield from _finished(connection, prepared, {}, settle))
+    tokens = _enter(connection, prepared, request, user)  # copied into a sync command's worker thread
+    try:
+        outcome = yield partial(run, connection, prepared)
+    finally:
+        _leave(tokens)
+    return (yield from _finished(connection, outcome, prepared, settle))
 
 
 def _enter(connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest, user: Any) -> Any:
