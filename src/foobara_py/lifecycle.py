@@ -973,18 +973,21 @@ def exception_text(exc: BaseException, secrets: Sequence[str]) -> tuple[str, str
         return name, name
 
 
-def log_exception(log: logging.Logger, exc: BaseException, secrets: Sequence[str], what: str, *args: Any) -> None:
-    """Log `what % args` as an error, followed by the exception's class and message: with its
+def log_exception(
+    log: logging.Logger, exc: BaseException, secrets: Sequence[str], what: str, *args: Any, message: bool = True
+) -> None:
+    """Log `what % args` as an error, followed by the exception's class and message (its class
+    only with `message=False`, for an exception whose text is about credentials): with its
     traceback as `exc_info` when no secret was given, else (a handler would write its text,
     or send it on) with its traceback filtered as the record's formatted traceback."""
     if not log.isEnabledFor(logging.ERROR):
         return
-    name, message = exception_text(exc, secrets)
-    what = f"{what} (%s: %s)"
+    name, text = exception_text(exc, secrets)
+    what, args = (f"{what} (%s: %s)", (*args, name, text)) if message else (f"{what} (%s)", (*args, name))
     if not secrets:
-        log.error(what, *args, name, message, exc_info=exc, stacklevel=2)
+        log.error(what, *args, exc_info=exc, stacklevel=2)
         return
-    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, what, (*args, name, message), None)
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, what, args, None)
     record.exc_text = filtered("".join(traceback.format_exception(exc)).rstrip(), secrets)
     log.handle(record)
 

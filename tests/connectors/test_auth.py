@@ -170,6 +170,35 @@ def test_an_authenticator_that_raises_refuses_the_call_and_hides_why(caplog: pyt
     assert "Authenticator raised for AuthTests::Private::WhoAmI" in caplog.text
 
 
+def echoing(request: ConnectorRequest) -> str | None:
+    """An authenticator that fails with the credentials it was reading in its exception."""
+    raise RuntimeError(
+        f"token {request.headers['authorization'].removeprefix('Bearer ')} of {request.headers['authorization']},"
+        f" key {request.headers['x-api-key']}, session {request.cookies['session']}"
+    )
+
+
+def test_an_authenticator_that_raises_with_the_credentials_leaves_them_out_of_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A logging setup of the application's own (uvicorn's, basicConfig) writes the record's
+    # traceback, whose last line is the exception's text: the caller's token was in it.
+    connector = Connector(authenticator=echoing)
+    connector.connect(WhoAmI, requires_auth=True)
+    request = ConnectorRequest(
+        headers={"authorization": "Bearer tok-7f3a9c", "x-api-key": "key-51d2e8", "accept": "application/json"},
+        cookies={"session": "sess-0b44aa"},
+    )
+    with caplog.at_level(logging.ERROR, logger="foobara_py.connectors"):
+        outcomes = [connector.run("WhoAmI", {}, request), asyncio.run(connector.arun("WhoAmI", {}, request))]
+    assert [outcome.error_keys for outcome in outcomes] == [["runtime.unauthenticated"]] * 2
+    assert "Authenticator raised for AuthTests::Private::WhoAmI (RuntimeError)" in caplog.text
+    assert "RuntimeError: token [FILTERED] of [FILTERED], key [FILTERED], session [FILTERED]" in caplog.text
+    assert "Traceback" in caplog.text  # still there for whoever debugs it, filtered
+    for credential in ("tok-7f3a9c", "key-51d2e8", "sess-0b44aa"):
+        assert credential not in caplog.text
+
+
 def test_allow_if_with_an_explanation() -> None:
     connector = Connector(authenticator=bearer)
     connector.connect(WriteNote, requires_auth=True, allow_if=own_notes)

@@ -509,7 +509,7 @@ def _guarded(
             if _awaitable(user):
                 user = yield partial(settle, user)
         except Exception as exc:
-            return _authenticator_failed(connection, exc)
+            return _authenticator_failed(connection, exc, request)
         if user is not None:
             break
     if user is None and connection.requires_auth:
@@ -598,11 +598,28 @@ def _unauthenticated() -> Outcome[Any]:
     return Outcome.failure([FoobaraError("unauthenticated", "Unauthenticated", context={})])
 
 
-def _authenticator_failed(connection: Connection, exc: Exception) -> Outcome[Any]:
+def _authenticator_failed(connection: Connection, exc: Exception, request: ConnectorRequest) -> Outcome[Any]:
     """An authenticator that raises: no user can be trusted, so the call is refused whether or not
-    auth is required, and the caller learns nothing of the exception (it may hold a credential)."""
-    logger.error("Authenticator raised for %s", connection.full_name, exc_info=exc)
+    auth is required, and the caller learns nothing of the exception (it may hold a credential).
+    The log line and its traceback have the request's credentials filtered: an application's own
+    logging setup writes the exception's text."""
+    what = "Authenticator raised for %s"
+    lifecycle.log_exception(logger, exc, _credentials(request), what, connection.full_name, message=False)
     return _unauthenticated()
+
+
+_CREDENTIAL_HEADERS = ("auth", "token", "key", "secret", "session", "password", "credential", "cookie")
+
+
+def _credentials(request: ConnectorRequest) -> list[str]:
+    """What an authenticator reads that is a credential: the values of headers named like one
+    (`Authorization` whole and without its scheme, `X-Api-Key`, `Cookie`...) and of the cookies;
+    longest first, so that a token inside a header's value is filtered with it."""
+    found: set[str] = set(request.cookies.values())
+    for name, value in request.headers.items():
+        if any(part in name.lower() for part in _CREDENTIAL_HEADERS):
+            found.update((value, value.partition(" ")[2].strip()))
+    return sorted((secret for secret in found if secret.strip()), key=len, reverse=True)
 
 
 # --- inputs transformers ---------------------------------------------------------------------
