@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from foobara_py import Command, Email, Sensitive
@@ -430,6 +431,21 @@ def test_integers_too_long_to_write_are_data_errors() -> None:
     ]
     assert "-1.0" in outcome.errors[0].message
     json.dumps(outcome.to_dict(), allow_nan=False)
+
+
+class Identified(BaseModel):
+    ident: uuid.UUID
+    home: AnyUrl
+
+
+def test_uuids_and_urls_that_do_not_cast_say_what_was_expected() -> None:
+    """Not "Cannot cast "x" to a string": whoever sent it did send a string."""
+    outcome = command_for(Identified).run(ident="x", home="nowhere")
+    assert sorted(outcome.error_keys) == ["data.home.cannot_cast", "data.ident.cannot_cast"]
+    messages = {error.key: error.message for error in outcome.errors}
+    assert messages["data.ident.cannot_cast"].startswith('At ident: Cannot cast "x" to a UUID. Expected it to be 32')
+    assert messages["data.home.cannot_cast"].startswith('At home: Cannot cast "nowhere" to a URL.')
+    assert all(error.context["cast_to"] == "string" for error in outcome.errors)  # Ruby's declaration
 
 
 def test_deeply_nested_lists_are_data_errors() -> None:

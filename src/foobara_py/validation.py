@@ -195,13 +195,23 @@ def _value_at(data: Any, path: tuple[PathPart, ...]) -> Any:
 def _cannot_cast(path: tuple[PathPart, ...], node: TypeNode, value: Any, sensitive: bool) -> FoobaraError:
     value = _shown(value, node, sensitive)
     entity = node.model if node.model is not None and hasattr(node.model, "__primary_key__") else None
-    phrase = _cast_phrase(node.type) if entity is None else _entity_cast_phrase(entity)
+    if entity is not None:
+        phrase = _entity_cast_phrase(entity)
+    else:
+        phrase = _FORMAT_PHRASES.get(node.json_format or "") or _cast_phrase(node.type)
     message = f"{_at(path)}Cannot cast {_described(value)} {phrase}"
     context = {"cast_to": node.declaration(), "value": value}
     return FoobaraError("cannot_cast", message, "data", path, (), context, True)
 
 
 _CAST_PHRASES: dict[str, str] = {}
+
+# Strings of a stricter shape (Ruby has no such types): "Cannot cast "x" to a string" would puzzle
+# whoever sent a string.
+_FORMAT_PHRASES = {
+    "uuid": "to a UUID. Expected it to be 32 hexadecimal digits, as 8-4-4-4-12 groups joined by hyphens",
+    "uri": "to a URL. Expected it to be an absolute URL, such as https://example.com/",
+}
 
 
 def _cast_phrase(type_name: str) -> str:
