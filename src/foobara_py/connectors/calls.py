@@ -5,8 +5,8 @@ call an `allow_if` rule is asked about (`Call`), the user (`current_user()`), an
 the functions a connection takes (authenticators, rules, transformers, `header`/`cookie` input
 sources). With them, the two things every part of a guarded run shares: how what an async
 function returned is awaited (`Settle`), and the outcome of an exception that escaped
-(`_unknown`). The core, the transformers and the steps all import these, so they sit here, below
-all three, and the core can import those modules without a cycle.
+(`unknown_error_outcome`). The core, the transformers and the steps all import these, so they sit
+here, below all three, and the core can import those modules without a cycle.
 """
 
 from __future__ import annotations
@@ -116,13 +116,13 @@ def cookie(name: str) -> InputSource:
     return from_cookie
 
 
-_user: ContextVar[Any] = ContextVar("foobara_py_current_user", default=None)
+current_user_var: ContextVar[Any] = ContextVar("foobara_py_current_user", default=None)
 
 
 def current_user() -> Any:
     """The user the connection's authenticator found for the command running now (None if there
     is none, or outside a connector's run)."""
-    return _user.get()
+    return current_user_var.get()
 
 
 def _case_insensitive(headers: Mapping[str, str], name: str) -> Any:
@@ -140,26 +140,28 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-# How the generators of a guarded run (`core._guarded`, `transformers._prepared_inputs` and
-# `_finished`) have what an async function of the connection returned awaited (they yield it only
-# then): `_as_is` under `arun`, whose driver awaits it, `_settled` under `run`, which runs it on its
-# own event loop (as an async authenticator's is).
+# How the generators of a guarded run (`core._guarded`, `transformers.prepared_inputs` and
+# `finished_outcome`) have what an async function of the connection returned awaited (they yield it
+# only then): `left_to_await` under `arun`, whose driver awaits it, `settle_on_own_loop` under
+# `run`, which runs it on its own event loop (as an async authenticator's is).
 Settle: TypeAlias = Callable[[Any], Any]
-_awaitable = inspect.isawaitable
+is_awaitable = inspect.isawaitable
 
 
-def _as_is(awaitable: Any) -> Any:
+def left_to_await(awaitable: Any) -> Any:
     return awaitable
 
 
-def _settled(awaitable: Any) -> Any:
+def settle_on_own_loop(awaitable: Any) -> Any:
     return asyncio.run(_awaited(awaitable))
 
 
 # --- unknown errors --------------------------------------------------------------------------
 
 
-def _unknown(connection: Connection, exc: Exception, inputs: Mapping[str, Any], cast: Any = None) -> Outcome[Any]:
+def unknown_error_outcome(
+    connection: Connection, exc: Exception, inputs: Mapping[str, Any], cast: Any = None
+) -> Outcome[Any]:
     """An exception that escaped a run (a mistake in the use of the framework, such as an invalid
     result): logged here, and a failed outcome that says nothing of it to the caller, unless
     the connection captures unknown errors: then its message (the inputs' secrets filtered) and

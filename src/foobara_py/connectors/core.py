@@ -50,32 +50,32 @@ from .calls import (
     InputsTransformer,
     ResultTransformer,
     Settle,
-    _as_is,
-    _awaitable,
-    _settled,
-    _unknown,
-    _user,
     cookie,
     current_user,
+    current_user_var,
     header,
+    is_awaitable,
+    left_to_await,
     logger,
+    settle_on_own_loop,
+    unknown_error_outcome,
 )
 from .calls import CommandClass as CommandClass  # the doors name commands by it
-from .described import _connected_manifest
-from .steps import _AGGREGATE_STEP, _RULES_STEP, _Running, _running
+from .described import connected_manifest
+from .steps import AGGREGATE_STEP, RULES_STEP, RunningConnection, running_connection
 from .threads import run_in_thread
 from .transformers import (
     AGGREGATE_SERIALIZERS,
     SERIALIZERS,
     InputsPlan,
     ResultPlan,
-    _finished,
-    _inputs_plan,
-    _kept,
-    _prepared_inputs,
-    _result_plan,
-    _result_without,
-    _without_properties,
+    finished_outcome,
+    inputs_plan,
+    kept_by,
+    prepared_inputs,
+    result_plan,
+    result_schema_without,
+    schema_without_properties,
     serialize,
 )
 
@@ -149,9 +149,9 @@ class Connection:
     def __post_init__(self) -> None:
         steps: list[tuple[lifecycle.Step, str | None]] = []
         if self.allow_if:
-            steps.append((_RULES_STEP, None))
+            steps.append((RULES_STEP, None))
         if self.aggregate:
-            steps.append((_AGGREGATE_STEP, "commit_transactions"))
+            steps.append((AGGREGATE_STEP, "commit_transactions"))
         object.__setattr__(self, "steps", tuple(steps))
         options = (self.authenticators, self.allow_if, self.inputs, self.result, self.errors, self.aggregate)
         object.__setattr__(self, "plain", not any(options) and not self.capture_unknown_error)
@@ -162,7 +162,7 @@ class Connection:
         schema = inputs_json_schema(self.command, remove_sensitive=remove_sensitive)
         if self.inputs is None or not self.inputs.hidden:
             return schema
-        return _without_properties(schema, lambda name: name in self.inputs.hidden)  # type: ignore[union-attr]
+        return schema_without_properties(schema, lambda name: name in self.inputs.hidden)  # type: ignore[union-attr]
 
     def result_json_schema(self, *, remove_sensitive: bool = True) -> dict[str, Any]:
         """The JSON Schema of what a caller gets back: the command's result as its result
@@ -173,7 +173,7 @@ class Connection:
             return schema
         if plan.functions:
             return {}
-        return _result_without(schema, lambda name: not _kept(plan, name))
+        return result_schema_without(schema, lambda name: not kept_by(plan, name))
 
 
 class Connector:
@@ -251,8 +251,8 @@ class Connector:
                 authenticators,
                 requires_auth,
                 rules,
-                _inputs_plan(command, inputs),
-                _result_plan(command, result),
+                inputs_plan(command, inputs),
+                result_plan(command, result),
                 errors_transformers,
                 aggregate,
                 capture_unknown_error,
@@ -304,7 +304,7 @@ class Connector:
             return Outcome.failure([CommandNotConnectedError(name).to_foobara_error()])
         if connection.plain:
             return _run_sync(connection, inputs or {})
-        guarded = _guarded(connection, inputs or {}, request or ConnectorRequest(), _settled, _run_sync)
+        guarded = _guarded(connection, inputs or {}, request or ConnectorRequest(), settle_on_own_loop, _run_sync)
         return lifecycle.drive_sync(guarded)
 
     async def arun(
@@ -317,7 +317,7 @@ class Connector:
             return Outcome.failure([CommandNotConnectedError(name).to_foobara_error()])
         if connection.plain:
             return await _run_async(connection, inputs or {})
-        guarded = _guarded(connection, inputs or {}, request or ConnectorRequest(), _as_is, _run_async)
+        guarded = _guarded(connection, inputs or {}, request or ConnectorRequest(), left_to_await, _run_async)
         return await lifecycle.drive_async(guarded)
 
     # --- describing --------------------------------------------------------------------------
@@ -331,7 +331,7 @@ class Connector:
         base = build_manifest(*self.commands, remove_sensitive=True)
         if self._manifest is not None and self._manifest[0] is base:
             return self._manifest[1]
-        ours = _connected_manifest(list(self._connections.values()), base)
+        ours = connected_manifest(list(self._connections.values()), base)
         self._manifest = (base, ours)
         return ours
 
@@ -383,7 +383,7 @@ def _guarded(
     for authenticator in connection.authenticators:
         try:
             user = authenticator(request)
-            if _awaitable(user):
+            if is_awaitable(user):
                 user = yield partial(settle, user)
         except Exception as exc:
             return _authenticator_failed(connection, exc, request)
@@ -391,27 +391,27 @@ def _guarded(
             break
     if user is None and connection.requires_auth:
         return _unauthenticated()
-    prepared = yield from _prepared_inputs(connection, inputs, request, settle)
+    prepared = yield from prepared_inputs(connection, inputs, request, settle)
     if isinstance(prepared, Outcome):
-        return (yield from _finished(connection, prepared, {}, settle))
+        return (yield from finished_outcome(connection, prepared, {}, settle))
     tokens = _enter(connection, prepared, request, user)  # copied into a sync command's worker thread
     try:
         outcome = yield partial(run, connection, prepared)
     finally:
         _leave(tokens)
-    return (yield from _finished(connection, outcome, prepared, settle))
+    return (yield from finished_outcome(connection, outcome, prepared, settle))
 
 
 def _enter(connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest, user: Any) -> Any:
-    running = _running.set(_Running(connection, inputs, request, user)) if connection.steps else None
-    return _user.set(user), running
+    running = running_connection.set(RunningConnection(connection, inputs, request, user)) if connection.steps else None
+    return current_user_var.set(user), running
 
 
 def _leave(tokens: Any) -> None:
     user, running = tokens
     if running is not None:
-        _running.reset(running)
-    _user.reset(user)
+        running_connection.reset(running)
+    current_user_var.reset(user)
 
 
 def _run_sync(connection: Connection, inputs: Mapping[str, Any]) -> Outcome[Any]:
@@ -427,7 +427,7 @@ def _run_sync(connection: Connection, inputs: Mapping[str, Any]) -> Outcome[Any]
         assert issubclass(command, SyncCommand)
         return command.run(**inputs)
     except Exception as exc:
-        return _unknown(connection, exc, inputs)
+        return unknown_error_outcome(connection, exc, inputs)
 
 
 async def _run_async(connection: Connection, inputs: Mapping[str, Any]) -> Outcome[Any]:
@@ -443,7 +443,7 @@ async def _run_async(connection: Connection, inputs: Mapping[str, Any]) -> Outco
         assert issubclass(command, SyncCommand)
         return await run_in_thread(command.run, **inputs)
     except Exception as exc:
-        return _unknown(connection, exc, inputs)
+        return unknown_error_outcome(connection, exc, inputs)
 
 
 # --- authentication --------------------------------------------------------------------------

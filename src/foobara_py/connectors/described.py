@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..possible_errors import ErrorClass, attributes_node, types_depended_on
-from .transformers import _kept
+from .transformers import kept_by
 
 if TYPE_CHECKING:
     from .core import Connection
@@ -24,7 +24,7 @@ __all__: list[str] = []
 _LOAD_AGGREGATES = "Foobara::CommandConnectors::Transformers::LoadAggregatesPreCommitTransformer"
 
 
-def _connected_manifest(connections: Sequence[Connection], base: dict[str, Any]) -> dict[str, Any]:
+def connected_manifest(connections: Sequence[Connection], base: dict[str, Any]) -> dict[str, Any]:
     """`base` (`manifest()` of the connected commands) with each command as its connection serves
     it, and the errors the connections' authentication and rules add."""
     by_name = {c.command.full_name(): c for c in connections}
@@ -110,7 +110,7 @@ def _connected_entry(entry: dict[str, Any], connection: Connection, base: dict[s
         if isinstance(declaration, str) and declaration in base["type"]:
             declaration = base["type"][declaration].get("attributes_type", declaration)
         if isinstance(declaration, dict) and declaration.get("type") == "attributes":
-            ours["result_type"] = _without_attributes(declaration, lambda name: not _kept(plan, name))
+            ours["result_type"] = _without_attributes(declaration, lambda name: not kept_by(plan, name))
     if connection.authenticators:
         possible[_possible(_UNAUTHENTICATED)["key"]] = _possible(_UNAUTHENTICATED)
     if connection.allow_if:

@@ -3,7 +3,7 @@ end of load_records (the records loaded, a refusal rolled back), and, for the ag
 serializer, the loading of every record the result reaches before the commit.
 
 They are lifecycle steps rather than code around the run because both must happen inside the
-command's transaction; `Connection` lists them in its `steps`, and the core sets `_running` for
+command's transaction; `Connection` lists them in its `steps`, and the core sets `running_connection` for
 them to read the call. Kept apart from the core so that the lifecycle's side of a connection is
 in one place.
 """
@@ -20,7 +20,7 @@ from .. import lifecycle
 from ..errors import FoobaraError
 from ..persistence.entity import Entity
 from ..persistence.unit import current_unit, load_keys, references_in, run_async, run_sync
-from .calls import AllowRule, Call, ConnectorRequest, _awaitable, _settled, _unknown
+from .calls import AllowRule, Call, ConnectorRequest, is_awaitable, settle_on_own_loop, unknown_error_outcome
 
 if TYPE_CHECKING:
     from .core import Connection
@@ -29,7 +29,7 @@ __all__: list[str] = []
 
 
 @dataclass(frozen=True, slots=True)
-class _Running:
+class RunningConnection:
     """What the steps a connection adds to a run read: the call being run."""
 
     connection: Connection
@@ -38,19 +38,19 @@ class _Running:
     user: Any
 
 
-_running: ContextVar[_Running | None] = ContextVar("foobara_py_connector_call", default=None)
+running_connection: ContextVar[RunningConnection | None] = ContextVar("foobara_py_connector_call", default=None)
 
 
 def _decided(rule: Callable[[], Any]) -> Any:
     """A rule's answer in a sync command's run: an async rule's on its own event loop."""
     value = rule()
-    return _settled(value) if _awaitable(value) else value
+    return settle_on_own_loop(value) if is_awaitable(value) else value
 
 
 def _check_rules(command: Any) -> Generator[Any, Any, None]:
     """The step checking a connection's `allow_if` rules, at the end of load_records: the records
     are loaded, and a refusal halts the run, so its transaction is rolled back."""
-    running = _running.get()
+    running = running_connection.get()
     if running is None or command.errors:
         return
     connection = running.connection
@@ -63,7 +63,7 @@ def _check_rules(command: Any) -> Generator[Any, Any, None]:
             answer = yield decide if is_async else partial(_decided, decide)  # async rules for sync commands too
             allowed, explanation = answer if isinstance(answer, tuple) else (answer, None)
         except Exception as exc:  # a rule that cannot decide refuses (and says why only in the log)
-            command.add_error(_unknown(connection, exc, running.inputs, call.inputs).errors[0])
+            command.add_error(unknown_error_outcome(connection, exc, running.inputs, call.inputs).errors[0])
             return
         if allowed:
             return
@@ -102,8 +102,8 @@ def _always(command_class: Any) -> bool:
     return True
 
 
-_RULES_STEP = lifecycle.Step(lifecycle.Transition.LOAD_RECORDS, "connector_allow_if", _check_rules, _always)
-_AGGREGATE_STEP = lifecycle.Step(lifecycle.Transition.COMMIT_TRANSACTION, "load_aggregates", _load_aggregates, _always)
+RULES_STEP = lifecycle.Step(lifecycle.Transition.LOAD_RECORDS, "connector_allow_if", _check_rules, _always)
+AGGREGATE_STEP = lifecycle.Step(lifecycle.Transition.COMMIT_TRANSACTION, "load_aggregates", _load_aggregates, _always)
 
 
 def _rule_name(rule: AllowRule) -> str:

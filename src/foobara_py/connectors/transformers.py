@@ -4,7 +4,7 @@ atomic or aggregate serializer), and the documents that say so (the JSON Schemas
 sends and gets).
 
 `connect()` compiles its `inputs=` and `result=` options into plans here, refusing names the
-command does not have; the core's guarded run calls `_prepared_inputs` and `_finished`. Kept
+command does not have; the core's guarded run calls `prepared_inputs` and `finished_outcome`. Kept
 apart from the core because none of it is about finding or running a command: it only reads a
 connection's plans, and the core imports it.
 """
@@ -22,7 +22,7 @@ from ..errors import FoobaraError
 from ..jsonable import to_json
 from ..outcome import Outcome
 from ..persistence.entity import Entity
-from .calls import _awaitable, _unknown
+from .calls import is_awaitable, unknown_error_outcome
 
 if TYPE_CHECKING:
     from .calls import CommandClass, ConnectorRequest, InputSource, InputsTransformer, ResultTransformer, Settle
@@ -76,14 +76,14 @@ class ResultPlan:
     reject: frozenset[str]
 
 
-def _kept(plan: ResultPlan, name: str) -> bool:
+def kept_by(plan: ResultPlan, name: str) -> bool:
     return (plan.only is None or name in plan.only) and name not in plan.reject
 
 
 # --- inputs transformers ---------------------------------------------------------------------
 
 
-def _inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
+def inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
     """`inputs=` compiled: the mappings' `only`, `reject` and `set` combined, the functions kept
     in order. Names that are not attributes of the command's inputs are refused now."""
     if option is None:
@@ -119,7 +119,7 @@ def _inputs_plan(command: CommandClass, option: Any) -> InputsPlan | None:
     return InputsPlan(allowed, hidden, tuple((sent[n], source) for n, source in setters.items()), tuple(functions))
 
 
-def _prepared_inputs(
+def prepared_inputs(
     connection: Connection, inputs: Mapping[str, Any], request: ConnectorRequest, settle: Settle
 ) -> Generator[Any, Any, dict[str, Any] | Outcome[Any]]:
     """The inputs the command gets: what the caller sent, checked against what the connection
@@ -136,15 +136,15 @@ def _prepared_inputs(
     try:
         for name, source in plan.setters:
             value = source(request)
-            if _awaitable(value):
+            if is_awaitable(value):
                 value = yield partial(settle, value)
             if value is not None:
                 prepared[name] = value
         for function in plan.functions:
             value = function(prepared, request)
-            prepared = dict((yield partial(settle, value)) if _awaitable(value) else value)
+            prepared = dict((yield partial(settle, value)) if is_awaitable(value) else value)
     except Exception as exc:
-        return _unknown(connection, exc, prepared)
+        return unknown_error_outcome(connection, exc, prepared)
     return prepared
 
 
@@ -164,12 +164,12 @@ def _unexpected_attributes(names: list[str], allowed: list[str]) -> FoobaraError
 # --- after the run: result and errors transformers, serializers ------------------------------
 
 
-def _finished(
+def finished_outcome(
     connection: Connection, outcome: Outcome[Any], inputs: Mapping[str, Any], settle: Settle
 ) -> Generator[Any, Any, Outcome[Any]]:
     """The outcome the caller gets: a success as the connection serializes it (its result what
     the door sends), a failure with its errors transformed. Its functions may be async, as in
-    `_prepared_inputs`."""
+    `prepared_inputs`."""
     try:
         if outcome.is_failure():
             if not connection.errors:
@@ -177,7 +177,7 @@ def _finished(
             errors = outcome.errors
             for transform in connection.errors:
                 value = transform(errors)
-                errors = list((yield partial(settle, value)) if _awaitable(value) else value)
+                errors = list((yield partial(settle, value)) if is_awaitable(value) else value)
             if not errors or not all(isinstance(error, FoobaraError) for error in errors):
                 raise TypeError("an errors transformer must return at least one FoobaraError")
             return Outcome.failure(errors)
@@ -188,12 +188,12 @@ def _finished(
             result = outcome.result
             for function in plan.functions:
                 result = function(result)
-                if _awaitable(result):
+                if is_awaitable(result):
                     result = yield partial(settle, result)
             outcome = Outcome(result)
         return Outcome(_body(connection, outcome))
     except Exception as exc:
-        return _unknown(connection, exc, inputs)
+        return unknown_error_outcome(connection, exc, inputs)
 
 
 def _body(connection: Connection, outcome: Outcome[Any]) -> Any:
@@ -202,7 +202,7 @@ def _body(connection: Connection, outcome: Outcome[Any]) -> Any:
     if connection.aggregate:
         body = _inlined(outcome.result, body, ())
     if plan is not None and isinstance(body, dict) and (plan.only is not None or plan.reject):
-        body = {name: value for name, value in body.items() if _kept(plan, name)}
+        body = {name: value for name, value in body.items() if kept_by(plan, name)}
     return body
 
 
@@ -226,7 +226,7 @@ def _inlined(value: Any, body: Any, within: tuple[int, ...]) -> Any:
     return body
 
 
-def _result_plan(command: CommandClass, option: Any) -> ResultPlan | None:
+def result_plan(command: CommandClass, option: Any) -> ResultPlan | None:
     if option is None:
         return None
     node = command.spec.result_node
@@ -250,7 +250,7 @@ def _result_plan(command: CommandClass, option: Any) -> ResultPlan | None:
 # --- documents -------------------------------------------------------------------------------
 
 
-def _without_properties(schema: dict[str, Any], drop: Callable[[str], bool]) -> dict[str, Any]:
+def schema_without_properties(schema: dict[str, Any], drop: Callable[[str], bool]) -> dict[str, Any]:
     ours = dict(schema)
     ours["properties"] = {name: s for name, s in schema.get("properties", {}).items() if not drop(name)}
     if "required" in schema:
@@ -258,7 +258,7 @@ def _without_properties(schema: dict[str, Any], drop: Callable[[str], bool]) -> 
     return ours
 
 
-def _result_without(schema: dict[str, Any], drop: Callable[[str], bool]) -> dict[str, Any]:
+def result_schema_without(schema: dict[str, Any], drop: Callable[[str], bool]) -> dict[str, Any]:
     """A result schema less some attributes: those of its object (which may be null), or of a
     record's attributes (its schema is its key or its attributes; a result is written as its
     attributes). A root that refers to a type (a record's, referring to itself) is that type,
@@ -271,7 +271,7 @@ def _result_without(schema: dict[str, Any], drop: Callable[[str], bool]) -> dict
     found = next((m for m in target.get("anyOf", ()) if _is_object(m)), None) if not _is_object(target) else target
     if found is None:
         return schema
-    return _without_properties({**found, **({"$defs": defs} if defs is not None else {})}, drop)
+    return schema_without_properties({**found, **({"$defs": defs} if defs is not None else {})}, drop)
 
 
 def _is_object(schema: Any) -> bool:
