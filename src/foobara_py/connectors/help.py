@@ -22,6 +22,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from ..registry import GLOBAL_DOMAIN_NAME, GLOBAL_ORGANIZATION_NAME
 from .core import CommandNotConnectedError, Connection, Connector
 from .openapi import openapi_document
 
@@ -182,8 +183,6 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-_GLOBAL_ORGANIZATION = "global_organization"
-_GLOBAL_DOMAIN = "global_organization::global_domain"
 _SKIP = object()  # an example not written: a recursive model met again
 
 
@@ -210,8 +209,8 @@ def _index(connector: Connector, base: str) -> str:
     groups: dict[str, dict[str, list[Connection]]] = {}
     for connection in connector.connections:
         entry = manifest["command"][connection.full_name]
-        domains = groups.setdefault(entry.get("organization") or _GLOBAL_ORGANIZATION, {})
-        domains.setdefault(entry.get("domain") or _GLOBAL_DOMAIN, []).append(connection)
+        domains = groups.setdefault(entry.get("organization") or GLOBAL_ORGANIZATION_NAME, {})
+        domains.setdefault(entry.get("domain") or GLOBAL_DOMAIN_NAME, []).append(connection)
     parts = [
         "<h1>Commands</h1>",
         f'<p class="muted">Also: <a href="{_attr(base)}/openapi.json">OpenAPI</a>, '
@@ -220,10 +219,10 @@ def _index(connector: Connector, base: str) -> str:
     if not groups:
         parts.append("<p>No command is connected.</p>")
     for organization, domains in groups.items():
-        label = "No organization" if organization == _GLOBAL_ORGANIZATION else organization
+        label = "No organization" if organization == GLOBAL_ORGANIZATION_NAME else organization
         parts.append(f"<h2>{escape(label)}</h2>")
         for domain, connections in domains.items():
-            domain_label = "No domain" if domain == _GLOBAL_DOMAIN else domain
+            domain_label = "No domain" if domain == GLOBAL_DOMAIN_NAME else domain
             parts.append(f"<h3>{escape(domain_label)}</h3>")
             domain_description = manifest["domain"].get(domain, {}).get("description")
             if domain_description:
