@@ -23,6 +23,7 @@ from starlette.routing import Mount
 
 from foobara_py import AsyncCommand, Command, Domain, Model, Organization, Sensitive
 from foobara_py.connectors import Connector, ConnectorRequest
+from foobara_py.connectors.help import help_page
 from foobara_py.connectors.openapi import openapi_document
 from tests import acme
 from tests.connectors import sample
@@ -361,6 +362,15 @@ def test_links_and_the_form_follow_the_prefix_and_the_mount(mounted_url: str) ->
     assert 'data-run="/outer/api/run/Acme::Math::Add"' in add
     assert f"curl -X POST {mounted_url}/run/Acme::Math::Add" in add
     assert httpx.get(f"{mounted_url}/help/Nope").status_code == 404
+
+
+def test_a_command_connected_after_a_page_was_served_has_its_page() -> None:
+    connector = Connector(acme.Add)
+    assert help_page(connector, "Add", base="", origin="http://127.0.0.1")[0] == 200
+    connector.connect(acme.Divide)
+    status, page = help_page(connector, "Divide", base="", origin="http://127.0.0.1")
+    assert status == 200
+    assert "<code>Acme::Math::Divide</code>" in page and 'data-path="[&quot;dividend&quot;]"' in page
 
 
 def test_every_input_of_every_command_has_a_field() -> None:

@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import shlex
+import weakref
 from collections.abc import Iterator
 from html import escape
 from typing import Any
@@ -245,9 +246,10 @@ def _index(connector: Connector, base: str) -> str:
 
 def _command_page(connector: Connector, connection: Connection, base: str, origin: str) -> str:
     full_name = connection.full_name
-    entry = connector.manifest()["command"][full_name]
-    errors_manifest = connector.manifest()["error"]
-    document = openapi_document(connector)
+    manifest = connector.manifest()
+    entry = manifest["command"][full_name]
+    errors_manifest = manifest["error"]
+    document = _document(connector, manifest)
     operation = document["paths"][f"/run/{full_name}"]["post"]
     schemas: dict[str, Any] = document["components"]["schemas"]
     inputs = operation["requestBody"]["content"]["application/json"]["schema"]
@@ -316,6 +318,19 @@ def _command_page(connector: Connector, connection: Connection, base: str, origi
         '<pre id="result"></pre></section>'
     )
     return _page(full_name, "\n".join(parts))
+
+
+# The OpenAPI document each connector's pages read, with the manifest it was built beside.
+_DOCUMENTS: weakref.WeakKeyDictionary[Connector, tuple[dict[str, Any], dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _document(connector: Connector, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The connector's OpenAPI document, built again only when its manifest is (a command connected,
+    a type registered): a page shows one command, the document holds them all."""
+    cached = _DOCUMENTS.get(connector)
+    if cached is None or cached[0] is not manifest:
+        cached = _DOCUMENTS[connector] = (manifest, openapi_document(connector))
+    return cached[1]
 
 
 def _input_rows(
