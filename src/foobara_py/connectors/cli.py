@@ -391,7 +391,7 @@ def _run(args: Sequence[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
         return EXIT_NOT_FOUND
     options = options_of(connection)
     if run.inputs and run.inputs[0] in ("-h", "--help") and run.inputs[0] not in options.by_flag:
-        _print_doc(_command_help(connector, connection.full_name, module), out)
+        _print_doc(_command_help(connector, connection, module), out)
         return EXIT_OK
     inputs = parse_inputs(options, run.inputs)
     if run.stdin:
@@ -440,9 +440,8 @@ def _list(args: Sequence[str], out: TextIO) -> int:
     names = [c.full_name for c in connector.connections]
     width = max(map(len, names), default=0)
     for connection in connector.connections:
-        description = (connection.command.spec.description or "").strip().splitlines()
-        line = f"{connection.full_name:<{width}}  {description[0]}" if verbose and description else connection.full_name
-        print(line, file=out)
+        summary = _summary(connection) if verbose else ""
+        print(f"{connection.full_name:<{width}}  {summary}" if summary else connection.full_name, file=out)
     return EXIT_OK
 
 
@@ -457,7 +456,7 @@ def _help(args: Sequence[str], out: TextIO, err: TextIO) -> int:
     if connection is None:
         print(CommandNotConnectedError(args[1]), file=err)
         return EXIT_NOT_FOUND
-    _print_doc(_command_help(connector, connection.full_name, args[0]), out)
+    _print_doc(_command_help(connector, connection, args[0]), out)
     return EXIT_OK
 
 
@@ -481,15 +480,19 @@ def _module_help(connector: Connector, module: str) -> Doc:
         ("heading", "Commands:"),
     ]
     for connection in connector.connections:
-        description = (connection.command.spec.description or "").strip().splitlines()
-        doc.append(("row", connection.full_name, description[0] if description else ""))
+        doc.append(("row", connection.full_name, _summary(connection)))
     doc += [("text", ""), ("text", f"Run `foobara help {module} NAME` for a command's inputs.")]
     return doc
 
 
-def _command_help(connector: Connector, full_name: str, module: str) -> Doc:
-    connection = connector.lookup(full_name)
-    command = connection.command
+def _summary(connection: Connection) -> str:
+    """The first line of the command's description: a list's one line per command."""
+    lines = (connection.command.spec.description or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _command_help(connector: Connector, connection: Connection, module: str) -> Doc:
+    full_name, command = connection.full_name, connection.command
     doc: Doc = [("heading", f"Usage: foobara run [-f json|yaml] [--stdin] {module} {full_name} [INPUTS]"), ("text", "")]
     if command.spec.description:
         doc += [("text", command.spec.description.strip()), ("text", "")]
@@ -740,7 +743,7 @@ def _url_host(host: str) -> str:
 def main(
     action: str, args: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr, stdin: TextIO = sys.stdin
 ) -> int:
-    """Run `foobara ACTION ARGS` for run, list and help; the exit code."""
+    """Run `foobara ACTION ARGS` for run, list, help, mcp and serve; the exit code."""
     _quiet_logging()
     handlers: dict[str, Callable[[], int]] = {
         "run": lambda: _run(args, out, err, stdin),
