@@ -673,8 +673,7 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
         command.state = plan.first_state
         for planned in plan.transitions:
             if planned.callbacks is None:
-                if planned.actions:
-                    yield from _perform(command, planned.actions)
+                yield from _perform(command, planned.actions)
             else:
                 yield from _with_callbacks(command, planned.transition, planned.actions, planned.callbacks)
             command.state = planned.state
