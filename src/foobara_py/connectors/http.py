@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -41,8 +40,6 @@ from .help import help_page
 from .openapi import openapi_document
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "Cors", "http_app", "status_of", "takes_json"]
-
-logger = logging.getLogger("foobara_py.connectors.http")
 
 DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
 
