@@ -126,16 +126,20 @@ class _StopIterationRaised(Exception):
 # Steps
 
 
+def _always(cls: type[CommandBase[Any, Any]]) -> bool:
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One thing a transition does. `action(command)` does it (returning None, or a generator
     that yields the calls it needs made, as the lifecycle does); `needed(command_class)` says,
-    once per class, whether the class needs it at all."""
+    once per class, whether the class needs it at all (every class, unless given)."""
 
     transition: Transition
     name: str
     action: Callable[[Any], Generator[Any, Any, Any] | None]
-    needed: Callable[[type[CommandBase[Any, Any]]], bool]
+    needed: Callable[[type[CommandBase[Any, Any]]], bool] = _always
 
 
 def _hook(name: str) -> Callable[[Any], Generator[Any, Any, Any]]:
@@ -161,10 +165,6 @@ def _has_entity_inputs(cls: type[CommandBase[Any, Any]]) -> bool:
 
 def _has_entity_result(cls: type[CommandBase[Any, Any]]) -> bool:
     return cls.spec.result_node is not None and bool(entities_in(cls.spec.result_node))
-
-
-def _always(cls: type[CommandBase[Any, Any]]) -> bool:
-    return True
 
 
 def _cast_and_validate_inputs(command: CommandBase[Any, Any]) -> None:
@@ -673,8 +673,7 @@ def run(command: Any, plan: Plan) -> Generator[Any, Any, Outcome[Any]]:
         command.state = plan.first_state
         for planned in plan.transitions:
             if planned.callbacks is None:
-                if planned.actions:
-                    yield from _perform(command, planned.actions)
+                yield from _perform(command, planned.actions)
             else:
                 yield from _with_callbacks(command, planned.transition, planned.actions, planned.callbacks)
             command.state = planned.state

@@ -4,22 +4,18 @@ The core (`Connector`) is shared by every door and needs nothing beyond foobara-
 that needs a library imports it when it is used (`connector.asgi()` imports Starlette).
 """
 
-from .core import (
-    AGGREGATE_SERIALIZERS,
-    SERIALIZERS,
+from .calls import (
     Call,
-    CommandNotConnectedError,
-    Connection,
-    Connector,
     ConnectorRequest,
     ErrorsTransformer,
     InputsTransformer,
-    NoAuthenticatorGivenError,
     ResultTransformer,
     cookie,
     current_user,
     header,
 )
+from .core import CommandNotConnectedError, Connection, Connector, NoAuthenticatorGivenError
+from .transformers import AGGREGATE_SERIALIZERS, SERIALIZERS
 
 __all__ = [
     "AGGREGATE_SERIALIZERS",

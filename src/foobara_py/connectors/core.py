@@ -20,8 +20,9 @@ This module holds the connector itself: connecting, finding, running, authentica
 the pipeline is beside it, each part in its own module: `calls` (what a connection's functions are
 given: the request, the call, the user), `transformers` (the inputs, result and errors
 transformers, and the serializers), `steps` (the rules and the loading inside the command's run),
-`described` (the manifest as the connections serve it). Every public name stays importable from
-here.
+`described` (the manifest as the connections serve it). The package (`foobara_py.connectors`)
+exports the public names from where they are defined; the doors import from here what they need
+of the core, the request and `serialize` among it.
 """
 
 from __future__ import annotations
@@ -44,23 +45,19 @@ from ..schema import inputs_json_schema, result_json_schema
 from .calls import (
     AllowRule,
     Authenticator,
-    Call,
+    CommandClass,
     ConnectorRequest,
     ErrorsTransformer,
     InputsTransformer,
     ResultTransformer,
     Settle,
-    cookie,
-    current_user,
     current_user_var,
-    header,
     is_awaitable,
     left_to_await,
     logger,
     settle_on_own_loop,
     unknown_error_outcome,
 )
-from .calls import CommandClass as CommandClass  # the doors name commands by it
 from .described import connected_manifest
 from .steps import AGGREGATE_STEP, RULES_STEP, RunningConnection, running_connection
 from .threads import run_in_thread
@@ -84,24 +81,15 @@ if TYPE_CHECKING:
 
     from .http import Cors
 
+# The core's own names, and what the doors take from here with them (the request, `serialize`).
 __all__ = [
-    "AGGREGATE_SERIALIZERS",
-    "SERIALIZERS",
-    "AllowRule",
     "AlreadyConnectedError",
-    "Authenticator",
-    "Call",
+    "CommandClass",
     "CommandNotConnectedError",
     "Connection",
     "Connector",
     "ConnectorRequest",
-    "ErrorsTransformer",
-    "InputsTransformer",
     "NoAuthenticatorGivenError",
-    "ResultTransformer",
-    "cookie",
-    "current_user",
-    "header",
     "serialize",
 ]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -41,8 +40,6 @@ from .help import help_page
 from .openapi import openapi_document
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "Cors", "http_app", "status_of", "takes_json"]
-
-logger = logging.getLogger("foobara_py.connectors.http")
 
 DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
 
@@ -71,7 +68,7 @@ def takes_json(content_type: str) -> bool:
     """Whether a body of this Content-Type is read as JSON: `application/json`, `text/json`,
     `application/*+json`, `text/plain` and `application/x-www-form-urlencoded` (with any
     parameters). Any other type (`multipart/form-data`, `application/xml`...) is refused with 415."""
-    media = content_type.partition(";")[0].strip().lower()
+    media = _media_type(content_type)
     return media in _JSON_BODY_TYPES or (media.startswith("application/") and media.endswith("+json"))
 
 
@@ -307,8 +304,13 @@ def _too_large(limit: int) -> Response:
     return _errors(413, FoobaraError("body_too_large", message, category="data", context={"max_body_size": limit}))
 
 
+def _media_type(content_type: str) -> str:
+    """`Application/JSON; charset=utf-8` -> `application/json`."""
+    return content_type.partition(";")[0].strip().lower()
+
+
 def _unsupported_media_type(content_type: str) -> Response:
-    media = content_type.partition(";")[0].strip().lower()
+    media = _media_type(content_type)
     message = f"The request body must be a JSON object (application/json), not {media}"
     return _errors(
         415, FoobaraError("unsupported_media_type", message, category="data", context={"content_type": media})

@@ -28,7 +28,6 @@ registered for Acme::Math::Nope").
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 __all__ = ["SERVER_NAME", "command_name", "mcp_app", "mcp_server", "serve_stdio", "tool_name"]
-
-logger = logging.getLogger("foobara_py.connectors")
 
 SERVER_NAME = "Foobara MCP Command connector"
 INSTRUCTIONS = (

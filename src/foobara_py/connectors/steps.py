@@ -98,12 +98,8 @@ def _load_aggregates(command: Any) -> Generator[Any, Any, None]:
         frontier = [record.__dict__ for record in reached if record.is_loaded]
 
 
-def _always(command_class: Any) -> bool:
-    return True
-
-
-RULES_STEP = lifecycle.Step(lifecycle.Transition.LOAD_RECORDS, "connector_allow_if", _check_rules, _always)
-AGGREGATE_STEP = lifecycle.Step(lifecycle.Transition.COMMIT_TRANSACTION, "load_aggregates", _load_aggregates, _always)
+RULES_STEP = lifecycle.Step(lifecycle.Transition.LOAD_RECORDS, "connector_allow_if", _check_rules)
+AGGREGATE_STEP = lifecycle.Step(lifecycle.Transition.COMMIT_TRANSACTION, "load_aggregates", _load_aggregates)
 
 
 def _rule_name(rule: AllowRule) -> str:
