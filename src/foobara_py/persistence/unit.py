@@ -206,7 +206,7 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
         return known  # type: ignore[return-value]
     table = table_of(entity)
     values = dict(row)
-    for name, target, many in table.extra["references"]:
+    for name, (target, many) in table.extra["associations"].items():
         value = values.get(name)
         if value is not None:
             if target.__foobara_key_type__ is None:  # a key kept as JSON, read back as its type
