@@ -363,17 +363,20 @@ def load_one(unit: UnitOfWork, entity: type[E], key: Any) -> Ops[E]:
 
 def _criteria(entity: type[Entity], criteria: Mapping[str, Any]) -> Row:
     fields = entity.model_fields
-    links = associations(entity)
+    table = table_of(entity)
+    links = table.extra["associations"]
     stored: Row = {}
     for name, value in criteria.items():
         if name not in fields:
             raise TypeError(f"{entity.__name__} has no attribute {name!r}")
-        if name in links and isinstance(value, Entity):
+        if value is None:
+            pass
+        elif name in links and isinstance(value, Entity):
             value = _stored_key(type(value), value.primary_key)
-        elif name not in links and table_of(entity).columns[name].kind != "json" and value is not None:
+        elif table.columns[name].kind == "json":
+            value = stored_json(value, name in table.extra["secrets"])
+        elif name not in links:
             value = _criterion(entity, name, value)
-        elif table_of(entity).columns[name].kind == "json" and value is not None:
-            value = stored_json(value, name in table_of(entity).extra["secrets"])
         stored[name] = value
     return stored
 
