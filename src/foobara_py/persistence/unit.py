@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import typing
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .. import transactions
 from ..errors import FoobaraError, FrameworkUsageError
+from ..types import field_nodes
 from .config import store_for
 from .entity import (
     Entity,
@@ -566,27 +566,15 @@ def _entity_fields(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
     fields = _ENTITY_FIELDS.get(model)
     if fields is None:
         chosen = []
+        nodes = field_nodes(model)
         for name, info in model.model_fields.items():
             association = association_of(info.annotation)
             if association is not None and not association[1]:
                 chosen.append((name, True))
-            elif _may_hold_records(info.annotation, set()):
+            elif name in nodes and entities_in(nodes[name]):
                 chosen.append((name, False))
         fields = _ENTITY_FIELDS[model] = tuple(chosen)
     return fields
-
-
-def _may_hold_records(annotation: Any, seen: set[Any]) -> bool:
-    if isinstance(annotation, type):
-        if issubclass(annotation, Entity):
-            return True
-        if issubclass(annotation, BaseModel):
-            if annotation in seen:
-                return False
-            seen.add(annotation)
-            return any(_may_hold_records(info.annotation, seen) for info in annotation.model_fields.values())
-        return False
-    return any(_may_hold_records(arg, seen) for arg in typing.get_args(annotation))
 
 
 def _replace(root: Any, path: tuple[Any, ...], value: Any) -> None:
