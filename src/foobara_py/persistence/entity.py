@@ -445,10 +445,14 @@ _KINDS: list[tuple[type, ColumnKind]] = [
 ]
 
 
-def _kind(annotation: Any) -> ColumnKind:
+def _bare(annotation: Any) -> Any:
+    """The type an attribute holds, without None and without Annotated's metadata."""
     annotation = _without_none(annotation)
-    if get_origin(annotation) is typing.Annotated:
-        annotation = get_args(annotation)[0]
+    return get_args(annotation)[0] if get_origin(annotation) is typing.Annotated else annotation
+
+
+def _kind(annotation: Any) -> ColumnKind:
+    annotation = _bare(annotation)
     if isinstance(annotation, type):
         if issubclass(annotation, enum.Enum):
             return "json"
@@ -508,9 +512,7 @@ def table_of(entity: type[Entity]) -> Table:
 
 
 def _may_change_in_place(annotation: Any) -> bool:
-    annotation = _without_none(annotation)
-    if get_origin(annotation) is typing.Annotated:
-        annotation = get_args(annotation)[0]
+    annotation = _bare(annotation)
     if not isinstance(annotation, type):
         return True  # list[str], dict[str, Any], a union, Any...
     return issubclass(annotation, (BaseModel, list, dict, set, bytearray))
