@@ -445,10 +445,14 @@ _KINDS: list[tuple[type, ColumnKind]] = [
 ]
 
 
-def _kind(annotation: Any) -> ColumnKind:
+def _bare(annotation: Any) -> Any:
+    """The type an attribute holds, without None and without Annotated's metadata."""
     annotation = _without_none(annotation)
-    if get_origin(annotation) is typing.Annotated:
-        annotation = get_args(annotation)[0]
+    return get_args(annotation)[0] if get_origin(annotation) is typing.Annotated else annotation
+
+
+def _kind(annotation: Any) -> ColumnKind:
+    annotation = _bare(annotation)
     if isinstance(annotation, type):
         if issubclass(annotation, enum.Enum):
             return "json"
@@ -467,23 +471,19 @@ def table_of(entity: type[Entity]) -> Table:
     if not entity.__pydantic_complete__:
         entity.model_rebuild()
     columns: dict[str, Column] = {}
+    links: dict[str, tuple[type[Entity], bool]] = {}
+    json_adapters = []
     for name, info in entity.model_fields.items():
         association = association_of(info.annotation)
         nullable = _allows_none(info.annotation) or not info.is_required()
         if association is None:
             columns[name] = Column(name, _kind(info.annotation), nullable)
+            if columns[name].kind == "json":
+                json_adapters.append((name, TypeAdapter[Any](info.annotation)))  # type: ignore[arg-type]
         else:
-            target, many = association
+            target, many = links[name] = association
             key_kind = "json" if many else _kind(target.model_fields[target.__primary_key__].annotation)
             columns[name] = Column(name, key_kind, nullable, association=table_name(target))
-    references = []
-    json_adapters = []
-    for name, info in entity.model_fields.items():
-        association = association_of(info.annotation)
-        if association is not None:
-            references.append((name, association[0], association[1]))
-        elif columns[name].kind == "json":
-            json_adapters.append((name, TypeAdapter[Any](info.annotation)))  # type: ignore[arg-type]
     # JSON columns whose values a run may change in place (`record.tags.append(...)`): each flush
     # compares them with the row as read.
     mutable = tuple(
@@ -504,17 +504,15 @@ def table_of(entity: type[Entity]) -> Table:
         columns=columns,
         generated_key=key_column.kind == "integer",
         key_kind=key_column.kind,
-        # How a stored row becomes a record's values (see unit._materialize).
-        extra={"references": tuple(references), "json": tuple(json_adapters), "secrets": secrets, "mutable": mutable},
+        # How a record becomes a row and a stored row a record's values (see unit._row_of, unit._materialize).
+        extra={"associations": links, "json": tuple(json_adapters), "secrets": secrets, "mutable": mutable},
     )
     entity.__foobara_table__ = table
     return table
 
 
 def _may_change_in_place(annotation: Any) -> bool:
-    annotation = _without_none(annotation)
-    if get_origin(annotation) is typing.Annotated:
-        annotation = get_args(annotation)[0]
+    annotation = _bare(annotation)
     if not isinstance(annotation, type):
         return True  # list[str], dict[str, Any], a union, Any...
     return issubclass(annotation, (BaseModel, list, dict, set, bytearray))
@@ -544,14 +542,7 @@ def table_name(entity: type[Entity]) -> str:
 
 def associations(entity: type[Entity]) -> dict[str, tuple[type[Entity], bool]]:
     """The attributes that hold records of other entities, and whether each holds a list."""
-    found: dict[str, tuple[type[Entity], bool]] | None = entity.__dict__.get("__foobara_associations__")
-    if found is None:
-        found = {}
-        for name, info in entity.model_fields.items():
-            association = association_of(info.annotation)
-            if association is not None:
-                found[name] = association
-        entity.__foobara_associations__ = found  # type: ignore[attr-defined]
+    found: dict[str, tuple[type[Entity], bool]] = table_of(entity).extra["associations"]
     return found
 
 

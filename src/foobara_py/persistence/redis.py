@@ -256,6 +256,11 @@ class _Transaction:
         for name, reply in zip(names, replies[1:], strict=True):
             self.snapshot[name] = self._hash(reply)
 
+    def _read(self, names: list[str]) -> Steps[dict[str, dict[str, str] | None]]:
+        """Read the records without watching them, in one round trip."""
+        replies = yield [("HGETALL", name) for name in names]
+        return {name: self._hash(reply) for name, reply in zip(names, replies, strict=True)}
+
     def _check(self, reply: Any) -> Any:
         if isinstance(reply, ResponseError):
             raise StoreError(f"Redis store {self.store_url} refused a command: {reply}", store=self.store_url)
@@ -273,8 +278,7 @@ class _Transaction:
             if unread:
                 yield from self._watch(unread)
         else:
-            replies = yield [("HGETALL", name) for name in unread]
-            fetched = {name: self._hash(reply) for name, reply in zip(unread, replies, strict=True)}
+            fetched = yield from self._read(unread)
         found = {}
         for key, name in zip(keys, names, strict=True):
             if name in fetched:
@@ -331,8 +335,7 @@ class _Transaction:
             unread = [name for name in names if name not in self.pending and name not in self.snapshot]
             fetched: dict[str, dict[str, str] | None] = {}
             if unread:
-                replies = yield [("HGETALL", name) for name in unread]
-                fetched = {name: self._hash(reply) for name, reply in zip(unread, replies, strict=True)}
+                fetched = yield from self._read(unread)
             for name in names:
                 if name in fetched:
                     raw = fetched[name]

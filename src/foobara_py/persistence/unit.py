@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import typing
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .. import transactions
 from ..errors import FoobaraError, FrameworkUsageError
+from ..types import field_nodes
 from .config import store_for
 from .entity import (
     Entity,
@@ -206,7 +206,7 @@ def _materialize(unit: UnitOfWork, entity: type[E], key: Any, row: Row) -> E:
         return known  # type: ignore[return-value]
     table = table_of(entity)
     values = dict(row)
-    for name, target, many in table.extra["references"]:
+    for name, (target, many) in table.extra["associations"].items():
         value = values.get(name)
         if value is not None:
             if target.__foobara_key_type__ is None:  # a key kept as JSON, read back as its type
@@ -363,17 +363,20 @@ def load_one(unit: UnitOfWork, entity: type[E], key: Any) -> Ops[E]:
 
 def _criteria(entity: type[Entity], criteria: Mapping[str, Any]) -> Row:
     fields = entity.model_fields
-    links = associations(entity)
+    table = table_of(entity)
+    links = table.extra["associations"]
     stored: Row = {}
     for name, value in criteria.items():
         if name not in fields:
             raise TypeError(f"{entity.__name__} has no attribute {name!r}")
-        if name in links and isinstance(value, Entity):
+        if value is None:
+            pass
+        elif name in links and isinstance(value, Entity):
             value = _stored_key(type(value), value.primary_key)
-        elif name not in links and table_of(entity).columns[name].kind != "json" and value is not None:
+        elif table.columns[name].kind == "json":
+            value = stored_json(value, name in table.extra["secrets"])
+        elif name not in links:
             value = _criterion(entity, name, value)
-        elif table_of(entity).columns[name].kind == "json" and value is not None:
-            value = stored_json(value, name in table_of(entity).extra["secrets"])
         stored[name] = value
     return stored
 
@@ -563,27 +566,15 @@ def _entity_fields(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
     fields = _ENTITY_FIELDS.get(model)
     if fields is None:
         chosen = []
+        nodes = field_nodes(model)
         for name, info in model.model_fields.items():
             association = association_of(info.annotation)
             if association is not None and not association[1]:
                 chosen.append((name, True))
-            elif _may_hold_records(info.annotation, set()):
+            elif name in nodes and entities_in(nodes[name]):
                 chosen.append((name, False))
         fields = _ENTITY_FIELDS[model] = tuple(chosen)
     return fields
-
-
-def _may_hold_records(annotation: Any, seen: set[Any]) -> bool:
-    if isinstance(annotation, type):
-        if issubclass(annotation, Entity):
-            return True
-        if issubclass(annotation, BaseModel):
-            if annotation in seen:
-                return False
-            seen.add(annotation)
-            return any(_may_hold_records(info.annotation, seen) for info in annotation.model_fields.values())
-        return False
-    return any(_may_hold_records(arg, seen) for arg in typing.get_args(annotation))
 
 
 def _replace(root: Any, path: tuple[Any, ...], value: Any) -> None:
