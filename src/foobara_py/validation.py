@@ -23,7 +23,7 @@ from .errors import FoobaraError, PathPart, UnsupportedTypeError
 from .jsonable import FILTERED, MAX_DEPTH, describe_int, redact, to_json, writable_int
 from .types import FOOBARA_ERRORS, TypeNode, node_for
 
-__all__ = ["InputsCaster", "describe_value", "translate_errors"]
+__all__ = ["InputsCaster", "describe_value", "missing_attribute", "translate_errors"]
 
 _DELETE = object()
 _MAX_REPAIR_ROUNDS = 3
@@ -231,7 +231,8 @@ def _entity_cast_phrase(entity: Any) -> str:
     return f"to a {name}. Expected it to be a {name}, be a hash with symbolizable keys, or be {expected}"
 
 
-def _missing(path: tuple[PathPart, ...]) -> FoobaraError:
+def missing_attribute(path: tuple[PathPart, ...]) -> FoobaraError:
+    """`data.<path>.missing_required_attribute`, as input validation and a record being stored give it."""
     name = path[-1]
     return FoobaraError(
         symbol="missing_required_attribute",
@@ -337,7 +338,7 @@ def translate_errors(root: TypeNode, data: Any, errors: Iterable[Mapping[str, An
         elif kind == "extra_forbidden":
             unexpected.setdefault(at.path[:-1], []).append(at.path[-1])
         elif kind == "missing":
-            missing.append(_missing(at.path))
+            missing.append(missing_attribute(at.path))
         elif kind in _CANNOT_CAST and at.node is not None:
             others.append(_cannot_cast(at.path, at.node, err.get("input"), at.sensitive))
         else:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from .. import transactions
 from ..errors import FoobaraError, FrameworkUsageError
 from ..types import field_nodes
+from ..validation import missing_attribute
 from .config import store_for
 from .entity import (
     Entity,
@@ -251,15 +252,7 @@ def _insert(unit: UnitOfWork, record: Entity) -> Ops[None]:
     if state is not None and state.persisted:
         return
     if record.__dict__.get(table.primary_key) is None and not table.generated_key:
-        name = table.primary_key
-        missing = FoobaraError(
-            "missing_required_attribute",
-            f"Missing required attribute {name}",
-            "data",
-            (name,),
-            context={"attribute_name": name},
-            is_fatal=True,
-        )
+        missing = missing_attribute((table.primary_key,))
         raise InvalidRecordError(entity, [missing])  # only integer keys are generated
     placeholder = RecordState(unit, loaded=True, persisted=True, original=None)  # no cycles while rows are made
     record.__pydantic_private__ = {"_foobara": placeholder}
